@@ -1,0 +1,1 @@
+"""Real local dependencies for the tests: redis-server, ports, processes."""
