@@ -1,0 +1,86 @@
+"""task_contract.cloud_logging: one JSON object per line, in Cloud Logging's field names."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+
+import pytest
+from task_contract.cloud_logging import configure_logging, severity
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.captureWarnings(False)
+
+
+def _lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def test_records_are_json_lines_with_severity_message_logger_time(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("info")
+    logging.getLogger("api.test").info("submitted %s", "add", extra={"task_id": "t-1"})
+    logging.getLogger("api.test").debug("below the level")
+    [line] = _lines(capsys)
+    assert line["severity"] == "INFO"
+    assert line["message"] == "submitted add"
+    assert line["logger"] == "api.test"
+    assert line["task_id"] == "t-1"
+    assert str(line["time"]).endswith("+00:00")
+
+
+def test_exceptions_carry_the_stack_trace_as_error(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging()
+    try:
+        raise RuntimeError("broker exploded")
+    except RuntimeError:
+        logging.getLogger("x").exception("publish failed")
+    [line] = _lines(capsys)
+    assert line["severity"] == "ERROR"
+    assert "RuntimeError: broker exploded" in str(line["stack_trace"])
+
+
+def test_uvicorn_loggers_propagate_to_the_json_handler(capsys: pytest.CaptureFixture[str]) -> None:
+    access = logging.getLogger("uvicorn.access")
+    access.addHandler(logging.StreamHandler(sys.stdout))  # what uvicorn's own config does
+    access.propagate = False
+    configure_logging("INFO")
+    access.info('%s - "%s %s HTTP/%s" %d', "10.0.0.7:5123", "POST", "/v1/tasks/add", "1.1", 202)
+    [line] = _lines(capsys)
+    assert line["logger"] == "uvicorn.access"
+    assert line["httpRequest"] == {
+        "requestMethod": "POST",
+        "requestUrl": "/v1/tasks/add",
+        "protocol": "HTTP/1.1",
+        "status": 202,
+        "remoteIp": "10.0.0.7",
+    }
+
+
+def test_calling_twice_does_not_duplicate_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO")
+    configure_logging("WARNING")
+    logging.getLogger("x").info("hidden")
+    logging.getLogger("x").warning("shown")
+    assert [line["message"] for line in _lines(capsys)] == ["shown"]
+
+
+def test_unknown_level_names_the_choices() -> None:
+    with pytest.raises(ValueError, match="LOG_LEVEL='verbose'.*DEBUG, INFO, WARNING, ERROR, CRITICAL"):
+        configure_logging("verbose")
+
+
+@pytest.mark.parametrize(
+    ("levelno", "name"),
+    [(5, "DEFAULT"), (10, "DEBUG"), (20, "INFO"), (25, "INFO"), (30, "WARNING"), (40, "ERROR"), (50, "CRITICAL")],
+)
+def test_severity_uses_cloud_logging_names(levelno: int, name: str) -> None:
+    assert severity(levelno) == name
