@@ -1,0 +1,334 @@
+"""Run the real Pulumi program in ``infra/`` under Pulumi mocks, the way the CLI runs it.
+
+Public API (kept stable; the policy-pack tests use it too):
+
+- ``run_program(stack, config_overrides=None, config_path=None) -> list[MockedResource]``
+- ``run_program_full(...) -> ProgramRun`` (resources plus resolved stack exports)
+- ``stack_config(stack, config_overrides=None, config_path=None) -> dict[str, str]``
+- ``ProgramError``: raised when the program fails; carries the resources declared before the failure.
+
+How the Python language host runs ``main: infra/`` (pulumi/pulumi, engine ``getPwdMain`` and
+``sdk/python/cmd/pulumi-language-python-exec``):
+
+1. The engine sees that ``main`` is a directory, so it sets the working directory (``--pwd``) to
+   ``<project root>/infra`` and the entry point to ``"."``.
+2. The exec shim calls ``pulumi.runtime.set_all_config(PULUMI_CONFIG, PULUMI_CONFIG_SECRET_KEYS)``,
+   where every value is a string (objects and lists arrive as JSON, booleans as ``"true"``),
+   then ``pulumi.runtime.configure(Settings(...))``.
+3. It does ``os.chdir(pwd)`` and runs
+   ``pulumi.runtime.run_in_stack(lambda: runpy.run_path(".", run_name="__main__"))``.
+   ``runpy.run_path`` on a directory puts that directory (as ``"."``) at ``sys.path[0]`` while
+   ``__main__.py`` runs, so the program's modules import each other as top-level modules
+   (``import settings``), and the project root is *not* on ``sys.path``.
+
+This harness does the same three steps, with the mock monitor in place of the engine: cwd is
+``infra/``, the entry point is ``"."``, config values are strings, and the program's own modules
+are dropped from ``sys.modules`` first so every run starts like a fresh process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import hashlib
+import json
+import os
+import runpy
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+from pulumi.runtime import rpc, settings as runtime_settings
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.mocks import (
+    MockCallArgs,
+    MockEngine,
+    MockMonitor,
+    MockResourceArgs,
+    Mocks,
+    MockSettings,
+)
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _ensure_event_loop
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROGRAM_DIR = PROJECT_ROOT / "infra"
+PROJECT_NAME = "cloudrun-celery"
+
+# Marker Pulumi uses for secret values on the wire (sdk/python/lib/pulumi/runtime/rpc.py).
+_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
+@dataclass(frozen=True)
+class MockedResource:
+    """One resource registration as the engine would receive it."""
+
+    type_: str
+    name: str
+    urn: str
+    inputs: dict[str, Any]
+    custom: bool
+    protect: bool
+    retain_on_delete: bool
+    parent: str
+    provider: str
+    depends_on: tuple[str, ...]
+    ignore_changes: tuple[str, ...]
+    delete_before_replace: bool
+    # Top-level input keys whose value, or a value nested inside it, was marked secret.
+    secret_inputs: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def parent_type(self) -> str | None:
+        if not self.parent:
+            return None
+        return self.parent.split("::")[2].split("$")[-1]
+
+
+@dataclass(frozen=True)
+class ProgramRun:
+    resources: list[MockedResource]
+    exports: dict[str, Any]
+
+    def of_type(self, type_: str) -> list[MockedResource]:
+        return [r for r in self.resources if r.type_ == type_]
+
+    def named(self, type_: str, name: str) -> MockedResource:
+        matches = [r for r in self.resources if r.type_ == type_ and r.name == name]
+        if len(matches) != 1:
+            raise LookupError(f"expected one {type_} named {name!r}, found {len(matches)}")
+        return matches[0]
+
+
+class ProgramError(Exception):
+    """The program raised. ``resources`` holds what was declared before it did."""
+
+    def __init__(self, original: BaseException, resources: list[MockedResource]) -> None:
+        super().__init__(str(original))
+        self.original = original
+        self.resources = resources
+
+
+def stack_config(
+    stack: str,
+    config_overrides: Mapping[str, Any] | None = None,
+    config_path: Path | None = None,
+) -> tuple[dict[str, str], list[str]]:
+    """Read ``Pulumi.<stack>.yaml`` into the (config, secret_keys) pair the CLI would pass.
+
+    Overrides: a key without ``:`` is in the project namespace; ``None`` removes the key; any
+    other value replaces it (objects and lists are JSON-encoded, like the CLI does).
+    """
+    path = config_path if config_path is not None else PROJECT_ROOT / f"Pulumi.{stack}.yaml"
+    document = yaml.safe_load(path.read_text()) or {}
+    raw: dict[str, Any] = dict(document.get("config") or {})
+    for key, value in (config_overrides or {}).items():
+        full_key = key if ":" in key else f"{PROJECT_NAME}:{key}"
+        if value is None:
+            raw.pop(full_key, None)
+        else:
+            raw[full_key] = value
+    config: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, value in raw.items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            # Encrypted in the stack file; the CLI would decrypt it. Mocks get a stand-in.
+            config[key] = f"mock-secret-for-{key}"
+            secret_keys.append(key)
+        else:
+            config[key] = _config_string(value)
+    return config, secret_keys
+
+
+def _config_string(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return json.dumps(value)
+
+
+def _has_secret(value: Any) -> bool:
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == _SECRET_SIG:
+            return True
+        return any(_has_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_secret(v) for v in value)
+    return False
+
+
+class _RecordingMonitor(MockMonitor):
+    """Mock monitor that also records the resource options the engine would see."""
+
+    def __init__(self, mocks: Mocks) -> None:
+        super().__init__(mocks)
+        self.recorded: list[MockedResource] = []
+        self._lock = threading.Lock()
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        _ensure_event_loop()
+        from google.protobuf import json_format
+
+        wire = json_format.MessageToDict(request.object) if request.HasField("object") else {}
+        inputs = rpc.deserialize_properties(request.object) if request.HasField("object") else {}
+        record = MockedResource(
+            type_=request.type,
+            name=request.name,
+            urn=response.urn,
+            inputs=_plain(inputs),
+            custom=bool(request.custom),
+            protect=bool(request.protect),
+            retain_on_delete=bool(request.retainOnDelete),
+            parent=request.parent,
+            provider=request.provider,
+            depends_on=tuple(request.dependencies),
+            ignore_changes=tuple(request.ignoreChanges),
+            delete_before_replace=bool(request.deleteBeforeReplace),
+            secret_inputs=frozenset(k for k, v in wire.items() if _has_secret(v)),
+        )
+        with self._lock:
+            self.recorded.append(record)
+        return response
+
+
+def _plain(value: Any) -> Any:
+    """Inputs as plain data: secret wrappers are unwrapped (``secret_inputs`` says which)."""
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == _SECRET_SIG:
+            return _plain(value.get("value"))
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+class ProgramMocks(Mocks):
+    """Plausible provider outputs for the resource types the program declares."""
+
+    def __init__(self, project: str) -> None:
+        self.project = project
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        outputs = dict(args.inputs)
+        name = args.inputs.get("name") or args.name
+        typ = args.typ
+        if typ == "gcp:serviceaccount/account:Account":
+            outputs["email"] = f"{args.inputs['accountId']}@{self.project}.iam.gserviceaccount.com"
+            outputs["member"] = f"serviceAccount:{outputs['email']}"
+        elif typ == "gcp:cloudrunv2/service:Service":
+            outputs["uri"] = f"https://{name}-abc123de-ew.a.run.app"
+        elif typ == "gcp:redis/instance:Instance":
+            tls = args.inputs.get("transitEncryptionMode") == "SERVER_AUTHENTICATION"
+            outputs["host"] = "10.20.0.3"
+            outputs["port"] = 6378 if tls else 6379
+            outputs["authString"] = "mock-redis-auth-string"
+            outputs["serverCaCerts"] = (
+                [{"cert": "-----BEGIN CERTIFICATE-----\nmock\n-----END CERTIFICATE-----\n"}]
+                if tls
+                else []
+            )
+        elif typ == "gcp:secretmanager/secret:Secret":
+            outputs["name"] = f"projects/{self.project}/secrets/{args.inputs['secretId']}"
+        elif typ == "gcp:secretmanager/secretVersion:SecretVersion":
+            outputs["version"] = "1"
+            outputs["name"] = f"{args.inputs.get('secret')}/versions/1"
+        elif typ == "gcp:artifactregistry/repository:Repository":
+            outputs["name"] = args.inputs["repositoryId"]
+        elif typ == "gcp:compute/network:Network" or typ == "gcp:compute/subnetwork:Subnetwork":
+            outputs["selfLink"] = f"https://www.googleapis.com/compute/v1/projects/{self.project}/{name}"
+        elif typ == "docker:index/image:Image":
+            image_name = str(args.inputs.get("imageName", args.name))
+            digest = hashlib.sha256(image_name.encode()).hexdigest()
+            outputs["repoDigest"] = f"{image_name.rsplit(':', 1)[0]}@sha256:{digest}"
+        return f"{args.name}-id", outputs
+
+    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        if args.token == "gcp:organizations/getProject:getProject":
+            return {"projectId": self.project, "number": "123456789012"}, None
+        return {}, None
+
+
+def _forget_program_modules() -> None:
+    program_dir = str(PROGRAM_DIR)
+    for module_name, module in list(sys.modules.items()):
+        module_file = getattr(module, "__file__", None)
+        if module_file and os.path.abspath(module_file).startswith(program_dir + os.sep):
+            del sys.modules[module_name]
+
+
+def run_program_full(
+    stack: str,
+    config_overrides: Mapping[str, Any] | None = None,
+    config_path: Path | None = None,
+    preview: bool = False,
+) -> ProgramRun:
+    config, secret_keys = stack_config(stack, config_overrides, config_path)
+    project = config.get("gcp:project", "mock-project")
+    # A fresh context per run, like a fresh process: no root stack, config or settings leak.
+    return contextvars.Context().run(_run, stack, config, secret_keys, project, preview)
+
+
+def run_program(
+    stack: str,
+    config_overrides: Mapping[str, Any] | None = None,
+    config_path: Path | None = None,
+) -> list[MockedResource]:
+    """Run ``infra/`` for ``stack`` under mocks and return every resource it declared."""
+    return run_program_full(stack, config_overrides, config_path).resources
+
+
+def _run(
+    stack: str, config: dict[str, str], secret_keys: list[str], project: str, preview: bool
+) -> ProgramRun:
+    monitor = _RecordingMonitor(ProgramMocks(project))
+    set_all_config(config, secret_keys)
+    runtime_settings.configure(
+        MockSettings(
+            monitor=monitor,
+            monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
+            engine=MockEngine(None),
+            project=PROJECT_NAME,
+            stack=stack,
+            dry_run=preview,
+            organization=None,
+            callbacks=None,
+        )
+    )
+    _forget_program_modules()
+    previous_cwd = os.getcwd()
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    os.chdir(PROGRAM_DIR)
+    stacks: list[Any] = []
+
+    def program() -> None:
+        stacks.append(runtime_settings.get_root_resource())
+        runpy.run_path(".", run_name="__main__")
+
+    try:
+        loop.run_until_complete(run_in_stack(program))
+        exports = _resolve_exports(loop, stacks[0])
+    except Exception as error:  # noqa: BLE001 - wrapped with what was declared so far
+        raise ProgramError(error, list(monitor.recorded)) from error
+    finally:
+        os.chdir(previous_cwd)
+        loop.close()
+        asyncio.set_event_loop(None)
+    return ProgramRun(resources=list(monitor.recorded), exports=exports)
+
+
+def _resolve_exports(loop: asyncio.AbstractEventLoop, root: Any) -> dict[str, Any]:
+    from pulumi import Output
+
+    outputs: dict[str, Any] = dict(getattr(root, "outputs", {}) or {})
+    resolved = loop.run_until_complete(Output.from_input(outputs).future())
+    return dict(resolved or {})
