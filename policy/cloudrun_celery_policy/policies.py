@@ -44,29 +44,45 @@ def current_stack() -> str | None:
     return os.environ.get("PULUMI_STACK") or None
 
 
-def _report_all(report_violation: ReportViolation, problems: Sequence[str], urn: str | None = None) -> None:
+def _report_all(
+    report_violation: ReportViolation, problems: Sequence[str], urn: str | None = None
+) -> None:
     for problem in problems:
         report_violation(problem, urn)
 
 
-def _validate_worker_ingress(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def _validate_worker_ingress(
+    args: ResourceValidationArgs, report_violation: ReportViolation
+) -> None:
     if args.resource_type == SERVICE:
         _report_all(report_violation, rules.check_worker_ingress(args.name, args.props))
 
 
-def _validate_env_secrets(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def _validate_env_secrets(
+    args: ResourceValidationArgs, report_violation: ReportViolation
+) -> None:
     if args.resource_type in CONTAINER_RESOURCES:
-        _report_all(report_violation, rules.check_env_secrets(args.name, args.resource_type, args.props))
+        _report_all(
+            report_violation,
+            rules.check_env_secrets(args.name, args.resource_type, args.props),
+        )
 
 
-def _validate_redis(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def _validate_redis(
+    args: ResourceValidationArgs, report_violation: ReportViolation
+) -> None:
     if args.resource_type == REDIS_INSTANCE:
         _report_all(report_violation, rules.check_redis_tls_auth(args.name, args.props))
 
 
-def _validate_images(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def _validate_images(
+    args: ResourceValidationArgs, report_violation: ReportViolation
+) -> None:
     if args.resource_type in CONTAINER_RESOURCES:
-        _report_all(report_violation, rules.check_images(args.name, args.resource_type, args.props))
+        _report_all(
+            report_violation,
+            rules.check_images(args.name, args.resource_type, args.props),
+        )
 
 
 def _worker_service_names(resources: Sequence[PolicyResource]) -> set[str]:
@@ -74,11 +90,17 @@ def _worker_service_names(resources: Sequence[PolicyResource]) -> set[str]:
     for resource in resources:
         if resource.resource_type == SERVICE and is_worker(resource.props):
             cloud_name = get_optional(resource.props, "name")
-            names.add(cloud_name if isinstance(cloud_name, str) and cloud_name else resource.name)
+            names.add(
+                cloud_name
+                if isinstance(cloud_name, str) and cloud_name
+                else resource.name
+            )
     return names
 
 
-def _validate_no_public_worker_invoker(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+def _validate_no_public_worker_invoker(
+    args: StackValidationArgs, report_violation: ReportViolation
+) -> None:
     workers = _worker_service_names(args.resources)
     for resource in args.resources:
         if resource.resource_type not in SERVICE_IAM_RESOURCES:
@@ -86,24 +108,39 @@ def _validate_no_public_worker_invoker(args: StackValidationArgs, report_violati
         # The engine records which resources fed the IAM resource's `name`; a worker there
         # identifies the target even if the names differ (e.g. a fully qualified id).
         name_sources = resource.property_dependencies.get("name", [])
-        depends_on_worker = any(dep.resource_type == SERVICE and is_worker(dep.props) for dep in name_sources)
+        depends_on_worker = any(
+            dep.resource_type == SERVICE and is_worker(dep.props)
+            for dep in name_sources
+        )
         problems = rules.check_public_worker_invokers(
-            resource.name, resource.resource_type, resource.props, workers, depends_on_worker
+            resource.name,
+            resource.resource_type,
+            resource.props,
+            workers,
+            depends_on_worker,
         )
         _report_all(report_violation, problems, resource.urn)
 
 
-def deletion_protection_policy(stack: StackName = current_stack) -> ResourceValidationPolicy:
+def deletion_protection_policy(
+    stack: StackName = current_stack,
+) -> ResourceValidationPolicy:
     """The prod-only deletion protection policy; ``stack`` says which stack is being deployed."""
 
-    def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    def validate(
+        args: ResourceValidationArgs, report_violation: ReportViolation
+    ) -> None:
         if args.resource_type not in rules.DELETION_PROTECTION_DEFAULTS:
             return
         stack_name = stack()
         if not rules.is_prod(stack_name, rules.prod_stacks(args.get_config())):
             return
         problems = rules.check_deletion_protection(
-            args.name, args.resource_type, args.props, bool(args.opts.protect), stack_name or "<unknown>"
+            args.name,
+            args.resource_type,
+            args.props,
+            bool(args.opts.protect),
+            stack_name or "<unknown>",
         )
         _report_all(report_violation, problems)
 
@@ -190,4 +227,3 @@ __all__ = [
     "worker_no_public_invoker",
     "worker_not_public",
 ]
-

@@ -70,7 +70,11 @@ class Container:
     @property
     def label(self) -> str:
         name = get_optional(self.props, "name")
-        return f"{self.owner} container {name!r}" if name else f"{self.owner} container #{self.index}"
+        return (
+            f"{self.owner} container {name!r}"
+            if name
+            else f"{self.owner} container #{self.index}"
+        )
 
 
 def containers(resource_name: str, props: Mapping[str, Any]) -> Iterator[Container]:

@@ -48,7 +48,9 @@ def check_worker_ingress(name: str, props: Mapping[str, Any]) -> list[str]:
     # Unset ingress means the API default, INGRESS_TRAFFIC_ALL.
     ingress = get_optional(props, "ingress") or "INGRESS_TRAFFIC_ALL (default)"
     if ingress != INTERNAL_ONLY:
-        problems.append(f"{who} but its ingress is {ingress}; set ingress='{INTERNAL_ONLY}'.")
+        problems.append(
+            f"{who} but its ingress is {ingress}; set ingress='{INTERNAL_ONLY}'."
+        )
     if get_optional(props, "invokerIamDisabled") is True:
         problems.append(
             f"{who} but invokerIamDisabled=true lets anyone who can reach it invoke it; "
@@ -68,7 +70,13 @@ def public_invoker_members(resource_type: str, props: Mapping[str, Any]) -> list
         granted = _policy_data_grants(get_optional(props, "policyData"))
     else:
         return []
-    return sorted({member for role, member in granted if role == INVOKER_ROLE and member in PUBLIC_MEMBERS})
+    return sorted(
+        {
+            member
+            for role, member in granted
+            if role == INVOKER_ROLE and member in PUBLIC_MEMBERS
+        }
+    )
 
 
 def _policy_data_grants(policy_data: Any) -> list[tuple[Any, Any]]:
@@ -112,7 +120,9 @@ def check_public_worker_invokers(
     """
     public = public_invoker_members(iam_type, iam_props)
     target = iam_target_service(iam_props)
-    targets_worker = depends_on_worker or (target is not None and target in set(worker_names))
+    targets_worker = depends_on_worker or (
+        target is not None and target in set(worker_names)
+    )
     if not public or not targets_worker:
         return []
     message = (
@@ -127,15 +137,43 @@ def check_public_worker_invokers(
 
 # Words that mark a variable as holding a credential, matched anywhere in the upper-cased name
 # (so API_KEYS, APIKEY, DB_PASSWORD and GITHUB_TOKEN all match).
-SECRET_NAME_WORDS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "KEY", "CREDENTIAL", "AUTH_STRING")
+SECRET_NAME_WORDS = (
+    "PASSWORD",
+    "PASSWD",
+    "SECRET",
+    "TOKEN",
+    "KEY",
+    "CREDENTIAL",
+    "AUTH_STRING",
+)
 # Connection URLs that carry the Redis AUTH string on this stack whatever their exact value.
-SECRET_NAMES = frozenset({"REDIS_URL", "BROKER_URL", "CELERY_BROKER_URL", "RESULT_BACKEND_URL", "CELERY_RESULT_BACKEND"})
+SECRET_NAMES = frozenset(
+    {
+        "REDIS_URL",
+        "BROKER_URL",
+        "CELERY_BROKER_URL",
+        "RESULT_BACKEND_URL",
+        "CELERY_RESULT_BACKEND",
+    }
+)
 # Last name segments that describe a secret without being one: where it is mounted
 # (API_KEYS_FILE, GOOGLE_APPLICATION_CREDENTIALS_PATH), which one to use (KMS_KEY_NAME,
 # ACCESS_KEY_ID, SECRET_VERSION) or how it behaves (TOKEN_TTL_SECONDS, KEY_PREFIX).
 # Their values are still checked for credentials embedded in a URL.
 NON_SECRET_SUFFIXES = frozenset(
-    {"FILE", "PATH", "DIR", "NAME", "ID", "VERSION", "PREFIX", "TTL", "SECONDS", "HEADER", "ENABLED"}
+    {
+        "FILE",
+        "PATH",
+        "DIR",
+        "NAME",
+        "ID",
+        "VERSION",
+        "PREFIX",
+        "TTL",
+        "SECONDS",
+        "HEADER",
+        "ENABLED",
+    }
 )
 # scheme://user:pass@host or scheme://:pass@host (the form Redis AUTH URLs take).
 URL_WITH_CREDENTIALS = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^/@\s:]*:[^/@\s]+@")
@@ -150,7 +188,9 @@ def secret_looking_name(env_name: str) -> bool:
     return any(word in upper for word in SECRET_NAME_WORDS)
 
 
-def check_env_secrets(name: str, resource_type: str, props: Mapping[str, Any]) -> list[str]:
+def check_env_secrets(
+    name: str, resource_type: str, props: Mapping[str, Any]
+) -> list[str]:
     """Credentials reach containers only through ``valueSource.secretKeyRef``."""
     kind = "worker pool" if resource_type == WORKER_POOL else "service"
     problems: list[str] = []
@@ -165,14 +205,20 @@ def check_env_secrets(name: str, resource_type: str, props: Mapping[str, Any]) -
             except UnknownValueError:
                 # Computed during preview: a plain value all the same, so judge it by its name.
                 if secret_looking_name(env_name):
-                    problems.append(f"{container.label} sets {env_name} as a plain value; {fix}.")
+                    problems.append(
+                        f"{container.label} sets {env_name} as a plain value; {fix}."
+                    )
                 continue
             if not isinstance(value, str) or value == "":
                 continue
             if secret_looking_name(env_name):
-                problems.append(f"{container.label} sets {env_name} as a plain value; {fix}.")
+                problems.append(
+                    f"{container.label} sets {env_name} as a plain value; {fix}."
+                )
             elif URL_WITH_CREDENTIALS.search(value):
-                problems.append(f"{container.label} sets {env_name} to a URL with embedded credentials; {fix}.")
+                problems.append(
+                    f"{container.label} sets {env_name} to a URL with embedded credentials; {fix}."
+                )
     return problems
 
 
@@ -185,8 +231,12 @@ def check_redis_tls_auth(name: str, props: Mapping[str, Any]) -> list[str]:
     """Memorystore requires AUTH and in-transit encryption (both off by default)."""
     who = f"Redis instance {display_name(name, props)}"
     problems: list[str] = []
-    if get_optional(props, "authEnabled") is not True:
-        problems.append(f"{who} has AUTH disabled (authEnabled={get_optional(props, 'authEnabled')}); set auth_enabled=True.")
+    auth = get_optional(props, "authEnabled")
+    if auth is not True:
+        shown = "unset, default false" if auth is None else auth
+        problems.append(
+            f"{who} has AUTH disabled (authEnabled={shown}); set auth_enabled=True."
+        )
     mode = get_optional(props, "transitEncryptionMode")
     if mode != SERVER_AUTHENTICATION:
         problems.append(
@@ -260,7 +310,12 @@ def is_prod(stack: str | None, prod: Sequence[str]) -> bool:
 
 # Cloud Run v2 services and worker pools default deletion_protection to true in pulumi-gcp
 # 10.x, so unset passes. Redis and Secret Manager document no such default: they must say so.
-DELETION_PROTECTION_DEFAULTS = {SERVICE: True, WORKER_POOL: True, REDIS_INSTANCE: False, SECRET: False}
+DELETION_PROTECTION_DEFAULTS = {
+    SERVICE: True,
+    WORKER_POOL: True,
+    REDIS_INSTANCE: False,
+    SECRET: False,
+}
 
 
 def check_deletion_protection(
@@ -283,7 +338,11 @@ def check_deletion_protection(
     if enabled:
         return []
     shown = "unset" if setting is None else setting
-    kinds = {SERVICE: "Cloud Run service", WORKER_POOL: "Cloud Run worker pool", REDIS_INSTANCE: "Redis instance"}
+    kinds = {
+        SERVICE: "Cloud Run service",
+        WORKER_POOL: "Cloud Run worker pool",
+        REDIS_INSTANCE: "Redis instance",
+    }
     message = (
         f"{kinds[resource_type]} {display_name(name, props)} in prod stack '{stack}' has "
         f"deletionProtection={shown}; set deletion_protection=True."
