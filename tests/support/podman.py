@@ -1,0 +1,307 @@
+"""Build the service images and run them with podman the way Cloud Run runs them.
+
+Everything podman needs on this kind of machine (platform-facts section 7) is set up here:
+
+- the packages, installed through apt or failing loudly (never a skip);
+- a private ``containers.conf`` (runc, ulimits the host accepts) and ``storage.conf`` (overlay in a
+  persistent cache dir, so layers are reused across test runs), exported only to our podman calls;
+- a local Python base image made with debootstrap, because no image registry is reachable; it is
+  built once and kept until it is missing or its recipe changes;
+- image builds with the host CA bundle mounted for the RUN steps only (it never lands in a layer).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.support.system_packages import ensure_commands
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SERVICES_DIR = REPO_ROOT / "services"
+
+# Persistent on purpose: image layers and the base image survive between runs (and reboots).
+DEFAULT_CACHE_DIR = Path("/var/tmp/cloudrun-celery-podman")
+CACHE_DIR_ENV = "CLOUDRUN_CELERY_PODMAN_DIR"
+
+BASE_IMAGE = "localhost/python-base:bookworm"
+BASE_SUITE = "bookworm"
+BASE_PACKAGES = ("python3", "python3-venv", "python3-pip", "ca-certificates")
+# Bump when the recipe below changes in a way the packages list does not show.
+BASE_RECIPE_VERSION = "1"
+BASE_RECIPE_LABEL = "cloudrun-celery.base-recipe"
+
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+
+# command -> Debian package
+PODMAN_COMMANDS = {"podman": "podman", "runc": "runc", "debootstrap": "debootstrap"}
+
+Progress = Callable[[str], None]
+
+
+def stderr_progress(message: str) -> None:
+    print(f"[podman] {message}", file=sys.stderr, flush=True)
+
+
+class PodmanError(RuntimeError):
+    pass
+
+
+def debian_mirror(sources_dir: Path = Path("/etc/apt/sources.list.d"),
+                  sources_list: Path = Path("/etc/apt/sources.list"),
+                  suite: str = BASE_SUITE) -> str:
+    """The mirror apt already uses for ``suite``, read from the deb822 ``*.sources`` files
+    (or the one-line ``sources.list`` format as a fallback). Never hard-coded: the machine decides."""
+    for path in sorted(sources_dir.glob("*.sources")):
+        for stanza in re.split(r"\n\s*\n", path.read_text()):
+            fields: dict[str, str] = {}
+            for line in stanza.splitlines():
+                if line.startswith("#") or ":" not in line or line[:1].isspace():
+                    continue
+                key, _, value = line.partition(":")
+                fields[key.strip().lower()] = value.strip()
+            if ("deb" in fields.get("types", "").split()
+                    and suite in fields.get("suites", "").split() and fields.get("uris")):
+                return fields["uris"].split()[0]
+    if sources_list.is_file():
+        for line in sources_list.read_text().splitlines():
+            # deb [options] URI SUITE COMPONENTS...
+            parts = re.sub(r"\[[^]]*\]", "", line.split("#", 1)[0]).split()
+            if len(parts) >= 3 and parts[0] == "deb" and parts[2] == suite:
+                return parts[1]
+    raise PodmanError(
+        f"no apt source for suite {suite!r} in {sources_dir}/*.sources or {sources_list}; "
+        f"debootstrap needs a Debian mirror: add one for {suite} to apt's sources"
+    )
+
+
+@dataclass
+class Podman:
+    """podman with this project's private configuration; ``setup()`` must run first."""
+
+    cache_dir: Path = field(
+        default_factory=lambda: Path(os.environ.get(CACHE_DIR_ENV, str(DEFAULT_CACHE_DIR)))
+    )
+    progress: Progress = stderr_progress
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "CONTAINERS_CONF": str(self.cache_dir / "containers.conf"),
+            "CONTAINERS_STORAGE_CONF": str(self.cache_dir / "storage.conf"),
+        }
+
+    def setup(self) -> Podman:
+        """Install podman if needed, write its config, and check that it can run a container."""
+        if os.geteuid() != 0:
+            raise PodmanError(
+                "the container tests run podman as root (rootless needs subuid/subgid setup "
+                "this suite does not do); run them as root, e.g. in CI or a VM"
+            )
+        started = time.monotonic()
+        if any(shutil.which(cmd) is None for cmd in PODMAN_COMMANDS):
+            self.progress(f"installing {', '.join(sorted(set(PODMAN_COMMANDS.values())))} with apt ...")
+        ensure_commands(PODMAN_COMMANDS)
+        self._write_config()
+        version = self.run("version", "--format", "{{.Client.Version}}").stdout.strip()
+        self.progress(f"podman {version} ready in {time.monotonic() - started:.0f}s "
+                      f"(storage in {self.cache_dir})")
+        return self
+
+    def _write_config(self) -> None:
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        nofile = _hard_nofile_limit()
+        # crun 1.8 fails here ("cgroups in hybrid mode not supported"): use runc. podman's
+        # default ulimits exceed what this host allows, so take the host's own hard limit.
+        containers_conf = (
+            "[containers]\n"
+            f'default_ulimits = ["nofile={nofile}:{nofile}", "nproc=4096:4096"]\n'
+            "\n[engine]\n"
+            'runtime = "runc"\n'
+            'cgroup_manager = "cgroupfs"\n'
+            'events_logger = "file"\n'
+        )
+        # runroot holds per-boot state, so it lives under /run; graphroot (layers) persists.
+        storage_conf = (
+            "[storage]\n"
+            'driver = "overlay"\n'
+            f'graphroot = "{self.cache_dir / "storage"}"\n'
+            f'runroot = "/run/{self.cache_dir.name}"\n'
+        )
+        for name, text in (("containers.conf", containers_conf), ("storage.conf", storage_conf)):
+            path = self.cache_dir / name
+            if not path.is_file() or path.read_text() != text:
+                tmp = path.with_suffix(f".tmp{os.getpid()}")
+                tmp.write_text(text)
+                tmp.replace(path)
+
+    def run(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """``podman ARGS`` with our config; raises PodmanError with podman's stderr on failure."""
+        try:
+            result = subprocess.run(
+                ["podman", *args], check=False, env=self.env, capture_output=True, text=True, timeout=timeout,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise PodmanError(f"podman {' '.join(args)} timed out after {timeout:.0f}s") from exc
+        if check and result.returncode != 0:
+            raise PodmanError(
+                f"podman {' '.join(args)} exited {result.returncode}:\n{result.stderr.strip()[-4000:]}"
+            )
+        return result
+
+    def _stream(self, args: Sequence[str], what: str, timeout: float,
+                stdin: int | None = None) -> None:
+        """Run a long command, printing a progress line every ~15 s and the tail of its output on failure."""
+        started = time.monotonic()
+        with tempfile.TemporaryFile(mode="w+") as log:
+            process = subprocess.Popen(list(args), env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                       stdin=stdin if stdin is not None else subprocess.DEVNULL)
+            last_report = started
+            while process.poll() is None:
+                now = time.monotonic()
+                if now - started > timeout:
+                    process.kill()
+                    process.wait()
+                    raise PodmanError(f"{what} timed out after {timeout:.0f}s")
+                if now - last_report >= 15:
+                    self.progress(f"{what}: {now - started:.0f}s ...")
+                    last_report = now
+                time.sleep(0.5)
+            if process.returncode != 0:
+                log.seek(0)
+                tail = log.read()[-6000:]
+                raise PodmanError(f"{what} failed (exit {process.returncode}):\n{tail}")
+        self.progress(f"{what}: done in {time.monotonic() - started:.0f}s")
+
+    # -- images --------------------------------------------------------------------------------
+
+    def image_exists(self, image: str) -> bool:
+        return self.run("image", "exists", image, check=False).returncode == 0
+
+    def image_label(self, image: str, label: str) -> str | None:
+        result = self.run("image", "inspect", "--format", f'{{{{index .Labels "{label}"}}}}', image, check=False)
+        value = result.stdout.strip()
+        return value if result.returncode == 0 and value not in ("", "<no value>") else None
+
+    def ensure_base_image(self, image: str = BASE_IMAGE) -> str:
+        """The local Python base image; built with debootstrap only when absent or outdated."""
+        recipe = _base_recipe_digest()
+        if self.image_exists(image) and self.image_label(image, BASE_RECIPE_LABEL) == recipe:
+            return image
+        mirror = debian_mirror()
+        self.progress(f"building base image {image} with debootstrap from {mirror} (about 60-90 s) ...")
+        work = Path(tempfile.mkdtemp(prefix="base-", dir=self.cache_dir))
+        try:
+            rootfs = work / "rootfs"
+            self._stream(
+                ["debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}",
+                 BASE_SUITE, str(rootfs), mirror],
+                "debootstrap", timeout=900,
+            )
+            # Shrink the image: apt lists and caches are of no use inside it.
+            for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
+                for child in (rootfs / junk).glob("*"):
+                    if child.is_file():
+                        child.unlink()
+            tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+            try:
+                self._stream(
+                    ["podman", "import",
+                     "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                     "--change", "ENV LANG=C.UTF-8",
+                     "--change", 'CMD ["python3"]',
+                     "--change", f"LABEL {BASE_RECIPE_LABEL}={recipe}",
+                     "-", image],
+                    "podman import", timeout=600, stdin=tar.stdout.fileno() if tar.stdout else None,
+                )
+            finally:
+                if tar.stdout:
+                    tar.stdout.close()
+                if tar.wait() != 0:
+                    raise PodmanError(f"tar of the debootstrap rootfs exited {tar.returncode}")
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return image
+
+    def build(self, dockerfile: Path, tag: str, context: Path = SERVICES_DIR,
+              build_args: Mapping[str, str] | None = None, timeout: float = 1200) -> str:
+        """Build ``dockerfile`` in ``context``; the host CA bundle is mounted for RUN steps only."""
+        args = ["podman", "build", "--network", "host", "--layers", "-f", str(dockerfile), "-t", tag]
+        if HOST_CA_BUNDLE.is_file():
+            # TLS egress here goes through a local CA; a build-time volume never lands in a layer.
+            args += ["-v", f"{HOST_CA_BUNDLE}:{HOST_CA_BUNDLE}:ro"]
+        for key, value in (build_args or {}).items():
+            args += ["--build-arg", f"{key}={value}"]
+        self._stream([*args, str(context)], f"build {tag}", timeout=timeout)
+        return tag
+
+    # -- containers ----------------------------------------------------------------------------
+
+    def run_container(self, image: str, name: str, env: Mapping[str, str],
+                      extra_args: Sequence[str] = ()) -> Container:
+        """Start ``image`` detached, as Cloud Run would: no ``--init``, SIGTERM then SIGKILL on stop.
+
+        Host networking lets the container reach the host's loopback redis-server and the test reach
+        the container's ``$PORT``.
+        """
+        self.run("rm", "--force", "--ignore", name)
+        args = ["run", "--detach", "--name", name, "--network", "host"]
+        for key, value in env.items():
+            args += ["--env", f"{key}={value}"]
+        self.run(*args, *extra_args, image)
+        return Container(self, name)
+
+
+@dataclass
+class Container:
+    podman: Podman
+    name: str
+
+    def inspect(self, template: str) -> str:
+        return self.podman.run("inspect", "--format", template, self.name).stdout.strip()
+
+    @property
+    def running(self) -> bool:
+        return self.inspect("{{.State.Running}}") == "true"
+
+    @property
+    def exit_code(self) -> int:
+        return int(self.inspect("{{.State.ExitCode}}"))
+
+    def exec(self, *command: str) -> str:
+        return self.podman.run("exec", self.name, *command).stdout
+
+    def logs(self) -> str:
+        result = self.podman.run("logs", self.name, check=False)
+        return (result.stdout + result.stderr)[-8000:]
+
+    def stop(self, grace_seconds: int = 10) -> float:
+        """``podman stop -t``: SIGTERM, then SIGKILL after the grace period. Returns seconds taken."""
+        started = time.monotonic()
+        self.podman.run("stop", "--time", str(grace_seconds), self.name, timeout=grace_seconds + 60)
+        return time.monotonic() - started
+
+    def remove(self) -> None:
+        self.podman.run("rm", "--force", "--ignore", self.name, check=False)
+
+
+def _hard_nofile_limit() -> int:
+    import resource
+
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return hard if hard != resource.RLIM_INFINITY else 1048576
+
+
+def _base_recipe_digest() -> str:
+    recipe = f"{BASE_RECIPE_VERSION}|{BASE_SUITE}|{','.join(BASE_PACKAGES)}"
+    return hashlib.sha256(recipe.encode()).hexdigest()[:16]
