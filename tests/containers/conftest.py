@@ -1,0 +1,54 @@
+"""Fixtures for the container tests: podman, the local base image and the two service images.
+
+Setup installs what is missing (podman, runc, debootstrap through apt) and fails the tests with
+the reason when it cannot: the container tests never skip.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.podman import BASE_IMAGE, SERVICES_DIR, Podman, PodmanError
+from tests.support.redis_server import RedisServer
+
+API_IMAGE = "localhost/cloudrun-celery-api:test"
+WORKER_IMAGE = "localhost/cloudrun-celery-worker:test"
+
+
+@pytest.fixture(scope="session")
+def podman(pytestconfig: pytest.Config) -> Podman:
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+
+    def progress(message: str) -> None:
+        # Slow steps (apt, debootstrap, image builds) say what they are doing even under capture.
+        with capture.global_and_fixture_disabled():
+            print(f"\n[podman] {message}", file=sys.stderr, flush=True)
+
+    try:
+        return Podman(progress=progress).setup()
+    except (PodmanError, RuntimeError, OSError) as exc:
+        pytest.fail(f"the container tests need podman and could not set it up: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def images(podman: Podman) -> dict[str, str]:
+    """Both service images, built from the local base the way docs/images.md describes."""
+    try:
+        base = podman.ensure_base_image(BASE_IMAGE)
+        return {
+            service: podman.build(SERVICES_DIR / service / "Dockerfile", tag, build_args={"BASE_IMAGE": base})
+            for service, tag in (("api", API_IMAGE), ("worker", WORKER_IMAGE))
+        }
+    except PodmanError as exc:
+        pytest.fail(f"building the images failed: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def module_redis() -> Iterator[RedisServer]:
+    """One redis-server with AUTH for a whole module: containers are slower to start than Redis."""
+    server = RedisServer(password="container-test-auth").start()
+    yield server
+    server.cleanup()
