@@ -1,0 +1,72 @@
+"""(b) End-to-end throughput of a no-op task (``add``): publish N, time until all are done.
+
+"Done" is: no message queued or unacked and, for variants that store results, N results in the
+result database. The publisher is one Celery producer in this process, on the same machine (as
+in platform-facts §5). Variants run side by side on one Redis and are measured in rotation.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from benchmarks.report import markdown_table, median, ratio
+from benchmarks.stack import ScratchDir, private_redis
+from benchmarks.workers import RunningVariant, VariantSpec, rotated, running_variants
+
+VARIANTS = (
+    VariantSpec("ours", "ours", "our worker as configured by default (WORKER_POOL/WORKER_CONCURRENCY unset)"),
+    VariantSpec("ours-prefork-2", "ours", "our worker, same safety settings, WORKER_POOL=prefork WORKER_CONCURRENCY=2",
+                pool="prefork", concurrency=2),
+    VariantSpec("celery-defaults", "defaults", "minimal Celery app, default settings (prefork, c=CPUs, no results)",
+                stores_results=False),
+    VariantSpec("celery-defaults+results", "defaults", "as celery-defaults, plus the same Redis result backend"),
+    VariantSpec("seed-000", "seed000", "seed 000 settings: prefork c=2, gzip task+result, results stored",
+                pool="prefork", concurrency=2),
+)
+BASELINE = "celery-defaults"
+
+
+def measure_once(variant: RunningVariant, n: int) -> dict[str, float]:
+    variant.reset_results()
+    start = time.perf_counter()
+    variant.publish("add", n, {"x": 2, "y": 3})
+    published = time.perf_counter() - start
+    variant.wait_done(n, timeout=max(60.0, n / 50))
+    elapsed = time.perf_counter() - start
+    return {"tasks_per_s": n / elapsed, "seconds": elapsed, "publish_seconds": published}
+
+
+def run(quick: bool) -> dict[str, Any]:
+    n, rounds = (300, 1) if quick else (5000, 5)
+    specs = VARIANTS if not quick else tuple(v for v in VARIANTS if v.name in ("ours", BASELINE, "seed-000"))
+    samples: dict[str, list[dict[str, float]]] = {spec.name: [] for spec in specs}
+    scratch = ScratchDir()
+    with private_redis() as server, running_variants(specs, server, scratch) as running:
+        for round_index in range(rounds):
+            for variant in rotated(running, round_index):
+                samples[variant.spec.name].append(measure_once(variant, n))
+    base = median([s["tasks_per_s"] for s in samples[BASELINE]])
+    summary = []
+    for spec in specs:
+        rates = [s["tasks_per_s"] for s in samples[spec.name]]
+        summary.append({
+            "variant": spec.name, "description": spec.description,
+            "median_tasks_per_s": median(rates), "min": min(rates), "max": max(rates),
+            "ratio_vs_defaults": ratio(median(rates), base),
+        })
+    ours = next(row for row in summary if row["variant"] == "ours")
+    table = markdown_table(
+        ["variant", "median tasks/s", "min", "max", f"× {BASELINE}", "what"],
+        [[r["variant"], r["median_tasks_per_s"], r["min"], r["max"], r["ratio_vs_defaults"], r["description"]]
+         for r in summary],
+    )
+    return {
+        "name": "end-to-end",
+        "parameters": {"tasks_per_round": n, "rounds": rounds, "task": "add", "logs": str(scratch.path)},
+        "samples": samples,
+        "summary": summary,
+        "target": {"what": "ours >= 0.9x celery-defaults", "measured": ours["ratio_vs_defaults"],
+                   "met": ours["ratio_vs_defaults"] >= 0.9},
+        "table": table,
+    }

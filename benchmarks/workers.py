@@ -1,0 +1,175 @@
+"""Worker variants for benchmarks (b), (c) and (d), and how to publish to them and see them finish.
+
+Each variant gets its own pair of Redis databases (broker, results) on one private redis-server, so
+several can run side by side and be measured alternately without reading each other's queues.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from celery import Celery
+
+from benchmarks.fixtures import seed000
+from benchmarks.stack import (
+    PYTHON, BenchmarkError, Process, ScratchDir, base_env, free_port, http_ok, redis_client, redis_url,
+    wait_for,
+)
+from task_contract import BrokerSettings, celery_connection_config
+from tests.support.redis_server import RedisServer
+
+# kombu's Redis transport keeps priorities in extra lists next to each queue (platform-facts §5).
+PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    """What to run: ``kind`` is ``ours`` (python -m worker), ``defaults`` or ``seed000``."""
+
+    name: str
+    kind: str
+    description: str
+    pool: str | None = None
+    concurrency: int | None = None
+    stores_results: bool = True
+    extra_imports: tuple[str, ...] = ()
+
+
+@dataclass
+class RunningVariant:
+    spec: VariantSpec
+    process: Process
+    broker_url: str
+    results_url: str
+    client: Celery
+    queues: dict[str, str]  # task name -> queue it is published to
+    health_url: str | None = None
+    _broker: Any = field(default=None, repr=False)
+    _results: Any = field(default=None, repr=False)
+
+    @property
+    def broker(self) -> Any:
+        if self._broker is None:
+            self._broker = redis_client(self.broker_url)
+        return self._broker
+
+    @property
+    def results(self) -> Any:
+        if self._results is None:
+            self._results = redis_client(self.results_url)
+        return self._results
+
+    def publish(self, task: str, n: int, kwargs: dict[str, Any]) -> list[str]:
+        ids = []
+        with self.client.producer_or_acquire() as producer:
+            for _ in range(n):
+                result = self.client.send_task(task, kwargs=kwargs, queue=self.queues[task], producer=producer)
+                ids.append(result.id)
+        return ids
+
+    def pending(self) -> int:
+        """Messages not yet handed to a task: queued (all priority lists) plus reserved/unacked."""
+        pipe = self.broker.pipeline(transaction=False)
+        for queue in set(self.queues.values()):
+            for suffix in PRIORITY_SUFFIXES:
+                pipe.llen(queue + suffix)
+        pipe.hlen("unacked")
+        return int(sum(pipe.execute()))
+
+    def stored_results(self) -> int:
+        return int(self.results.dbsize())
+
+    def wait_done(self, n: int, timeout: float, poll: float = 0.005) -> None:
+        """Until nothing is pending and, where results are stored, ``n`` results exist."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.pending() == 0 and (not self.spec.stores_results or self.stored_results() >= n):
+                return
+            time.sleep(poll)
+        self.process.check_alive()
+        raise BenchmarkError(
+            f"{self.spec.name}: not done after {timeout:.0f}s (pending={self.pending()}, "
+            f"results={self.stored_results()}/{n}); last lines of {self.process.log_path}:\n{self.process.tail()}"
+        )
+
+    def reset_results(self) -> None:
+        self.results.flushdb()
+
+
+def _client(name: str, config: dict[str, Any]) -> Celery:
+    app = Celery(f"bench-client-{name}", set_as_current=False)
+    # The publisher only sends: no result backend, so no per-task pub/sub subscription.
+    app.conf.update({k: v for k, v in config.items() if not k.startswith("result_")}, result_backend=None)
+    return app
+
+
+def start_variant(spec: VariantSpec, server: RedisServer, db_pair: int, scratch: ScratchDir) -> RunningVariant:
+    broker_url, results_url = redis_url(server, 2 * db_pair), redis_url(server, 2 * db_pair + 1)
+    env = base_env()
+    health_url = None
+    if spec.kind == "ours":
+        port = free_port()
+        env.update(REDIS_URL=broker_url, RESULT_BACKEND_URL=results_url, PORT=str(port))
+        if spec.pool:
+            env["WORKER_POOL"] = spec.pool
+        if spec.concurrency:
+            env["WORKER_CONCURRENCY"] = str(spec.concurrency)
+        argv = [PYTHON, "-m", "worker"]
+        for module in spec.extra_imports:
+            argv += ["-I", module]
+        settings = BrokerSettings(redis_url=broker_url, result_backend_url=results_url)
+        client = _client(spec.name, celery_connection_config(settings))
+        queues = {"add": "high", "external_call": "default", "bench.pickup_probe": "high"}
+        health_url = f"http://127.0.0.1:{port}/healthz"
+    elif spec.kind in ("defaults", "seed000"):
+        env["BENCH_BROKER_URL"] = broker_url
+        if spec.stores_results:
+            env["BENCH_RESULT_BACKEND_URL"] = results_url
+        module = f"benchmarks.fixtures.{'celery_defaults' if spec.kind == 'defaults' else 'seed000'}"
+        argv = [PYTHON, "-m", "celery", "-A", module, "worker", "--loglevel", "WARNING", "-n", f"{spec.name}@%h"]
+        if spec.pool:
+            argv += ["--pool", spec.pool]
+        if spec.concurrency:
+            argv += ["--concurrency", str(spec.concurrency)]
+        config: dict[str, Any] = {"broker_url": broker_url}
+        if spec.kind == "seed000":
+            config = {**seed000.CONFIG, "broker_url": broker_url}
+        client = _client(spec.name, config)
+        queues = {"add": "celery", "external_call": "celery"}
+    else:
+        raise ValueError(f"unknown worker kind {spec.kind!r}")
+    process = Process(spec.name, argv, env, scratch.log(spec.name)).start()
+    running = RunningVariant(spec, process, broker_url, results_url, client, queues, health_url)
+    try:
+        if health_url is not None:
+            wait_for(lambda: http_ok(health_url), 60, f"{spec.name} health endpoint {health_url}", process)
+        # Warm up: the pool is forked/started and the connections exist before anything is timed.
+        running.publish("add", 20, {"x": 1, "y": 2})
+        running.wait_done(20, timeout=60)
+        running.reset_results()
+    except BaseException:
+        process.stop()
+        raise
+    return running
+
+
+@contextmanager
+def running_variants(specs: Sequence[VariantSpec], server: RedisServer,
+                     scratch: ScratchDir) -> Iterator[list[RunningVariant]]:
+    with ExitStack() as stack:
+        running = []
+        for index, spec in enumerate(specs):
+            variant = start_variant(spec, server, index, scratch)
+            stack.callback(variant.process.stop)
+            running.append(variant)
+        yield running
+
+
+def rotated(items: Sequence[Any], round_index: int) -> list[Any]:
+    """The variants in a different order each round, so drift on a shared machine hits all alike."""
+    shift = round_index % len(items)
+    return list(items[shift:]) + list(items[:shift])
