@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.support.redis_server import RedisServer
+from tests.support.worker_process import WorkerProcess, worker_factory_fixture
 
 
 @pytest.fixture
@@ -28,3 +29,12 @@ def redis_factory() -> Iterator[Callable[..., RedisServer]]:
 def redis_server(redis_factory: Callable[..., RedisServer]) -> RedisServer:
     """A fresh redis-server with AUTH on, like Memorystore."""
     return redis_factory(password="test-auth-string")
+
+
+@pytest.fixture
+def worker_factory() -> Iterator[Callable[..., WorkerProcess]]:
+    """Start real ``python -m worker`` processes: ``worker_factory(redis_server, WORKER_POOL=..., ...)``.
+
+    Each call waits for /healthz 200; every worker still running is killed at teardown.
+    """
+    yield from worker_factory_fixture()

@@ -1,0 +1,1 @@
+"""The Celery worker: ``python -m worker`` (the container) or ``celery -A worker.app worker``."""

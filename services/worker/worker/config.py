@@ -1,0 +1,183 @@
+"""The worker's one config module: its own settings from the environment and every Celery setting.
+
+Connection, queues and routing come from ``task_contract.celery_connection_config`` (shared with
+the API); this module adds the worker's reliability settings on top, each with the reason for it
+(platform-facts §5, Cloud Run's 10 s SIGTERM window).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from task_contract import QUEUES, BrokerSettings, celery_connection_config
+from task_contract.connection import redact
+
+PoolName = Literal["threads", "prefork", "solo"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+# Cloud Run sends SIGKILL 10 s after SIGTERM. Running tasks get this long to finish; the rest of
+# the window is for cancelling, requeueing unacked messages and closing connections.
+SOFT_SHUTDOWN_TIMEOUT_SECONDS: Final = 7.0
+
+# Seconds between kombu's checks of its long-lived Redis connections (BRPOP and pub/sub). A
+# consumer on a half-open connection (failover, NAT timeout) reconnects within about
+# brpop_timeout + 2 * this. kombu 5.7 passes it through to redis-py >= 7 (kombu#2548).
+BROKER_HEALTH_CHECK_INTERVAL_SECONDS: Final = 10
+
+# The celery import path of the default pool: Celery's thread pool with a shutdown that does not
+# wait for running threads (see worker.pool).
+THREAD_POOL_CLASS: Final = "worker.pool:ThreadTaskPool"
+
+_HINTS: Final = {
+    "WORKER_QUEUES": f"a comma-separated subset of {','.join(QUEUES)}, e.g. WORKER_QUEUES=high,default",
+    "WORKER_POOL": "one of threads (I/O-bound work, the default), prefork (CPU-bound work), solo",
+    "WORKER_CONCURRENCY": "an integer from 1 to 1000 (threads: 50 suits I/O-bound work)",
+    "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
+    "PORT": "an integer from 1 to 65535 (Cloud Run sets it)",
+}
+
+
+class WorkerSettings(BaseSettings):
+    """Environment: WORKER_QUEUES, WORKER_POOL, WORKER_CONCURRENCY, LOG_LEVEL, PORT."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    worker_queues: str = Field(default=",".join(QUEUES), description="Queues this worker consumes.")
+    worker_pool: PoolName = "threads"
+    worker_concurrency: int = Field(default=50, ge=1, le=1000)
+    log_level: LogLevel = "INFO"
+    port: int = Field(default=8080, ge=1, le=65535, description="The health endpoint's port.")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("worker_pool", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("worker_queues")
+    @classmethod
+    def _check_queues(cls, value: str) -> str:
+        names = [name.strip() for name in value.split(",") if name.strip()]
+        unknown = [name for name in names if name not in QUEUES]
+        if not names or unknown:
+            raise ValueError(f"unknown queue(s) {', '.join(unknown) or '(none given)'}")
+        return value
+
+    @property
+    def queues(self) -> tuple[str, ...]:
+        """The selected queues in priority order (high first), whatever order the variable gives."""
+        chosen = {name.strip() for name in self.worker_queues.split(",")}
+        return tuple(name for name in QUEUES if name in chosen)
+
+
+class SettingsError(Exception):
+    """A bad environment variable, explained: which one, its value and how to fix it."""
+
+
+def explain(exc: ValidationError) -> SettingsError:
+    """Turn a pydantic error about env-loaded settings into one line per variable, with the fix."""
+    lines = []
+    for error in exc.errors():
+        loc = [str(part) for part in error.get("loc", ()) if isinstance(part, str)]
+        variable = loc[0].upper() if loc else ""
+        message = str(error.get("msg", "invalid"))
+        if variable:
+            value = error.get("input")
+            shown = redact(value) if isinstance(value, str) and "URL" in variable else value
+            hint = _HINTS.get(variable)
+            line = f"{variable}={shown!r}: {message}"
+            lines.append(f"{line}; use {hint}" if hint else line)
+        else:  # a model-level check, whose message already names the variables
+            lines.append(message.removeprefix("Value error, "))
+    return SettingsError("invalid worker configuration:\n  " + "\n  ".join(lines))
+
+
+def load_settings() -> tuple[BrokerSettings, WorkerSettings]:
+    """Both settings objects from the environment; raises SettingsError naming each bad variable."""
+    try:
+        return BrokerSettings(), WorkerSettings()
+    except ValidationError as exc:
+        raise explain(exc) from None
+
+
+def celery_config(broker: BrokerSettings, worker: WorkerSettings) -> dict[str, Any]:
+    """Every Celery setting the worker runs with."""
+    config = celery_connection_config(broker)
+    # The restore sweep brings back messages of a worker that died without acking (SIGKILL,
+    # OOM). kombu's default sweeps every 10 s * 10; scan every sweep, so a lost task returns
+    # at most ~10 s after its visibility timeout has passed.
+    restore_interval = max(1, min(10, broker.visibility_timeout // 10))
+    config["broker_transport_options"] = {
+        **config["broker_transport_options"],
+        "health_check_interval": BROKER_HEALTH_CHECK_INTERVAL_SECONDS,
+        # A command on a dead connection fails instead of blocking forever; must exceed the
+        # 1 s BRPOP timeout (kombu's default brpop_timeout).
+        "socket_timeout": 10,
+        "socket_keepalive": True,
+        "unacked_restore_interval": restore_interval,
+        "unacked_restore_throttle": 1,
+        # kombu's channel pool raises "Too many connections" past this; every pool thread may
+        # ack at once.
+        "max_connections": worker.worker_concurrency + 10,
+    }
+    config["result_backend_transport_options"] = {
+        **config["result_backend_transport_options"],
+        "health_check_interval": BROKER_HEALTH_CHECK_INTERVAL_SECONDS,
+    }
+    config.update(
+        # --- Pool -----------------------------------------------------------------------------
+        worker_pool=THREAD_POOL_CLASS if worker.worker_pool == "threads" else worker.worker_pool,
+        worker_concurrency=worker.worker_concurrency,
+        # Where worker.health serves /healthz and /metrics (Cloud Run's $PORT).
+        health_port=worker.port,
+        # --- Delivery -------------------------------------------------------------------------
+        # Late acks are per task (worker.tasks): only idempotent tasks may run twice. The
+        # global default stays early ack so a new non-idempotent task is safe by default.
+        task_acks_late=False,
+        task_reject_on_worker_lost=False,
+        # One reserved message per pool slot: long tasks don't hold work another worker could do,
+        # and fewer unacked messages wait on a visibility timeout when a worker dies.
+        worker_prefetch_multiplier=1,
+        # Late-ack tasks still running when the broker connection drops are redelivered after the
+        # reconnect; cancel them so they don't also finish here (default in Celery 6). prefork
+        # can cancel; threads cannot, and Celery logs that.
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        # The API shows STARTED for a task a worker has begun.
+        task_track_started=True,
+        # --- Shutdown (Cloud Run: SIGTERM, SIGKILL 10 s later) ---------------------------------
+        # With REMAP_SIGTERM=SIGQUIT (set by `python -m worker`), SIGTERM starts a soft shutdown:
+        # wait this long for running tasks, then requeue the unacked ones and exit, inside 10 s.
+        worker_soft_shutdown_timeout=SOFT_SHUTDOWN_TIMEOUT_SECONDS,
+        # Also spend the window when idle: an ETA/countdown task held in memory (a retry) is
+        # requeued, not forgotten.
+        worker_enable_soft_shutdown_on_idle=True,
+        # --- Broker connection ----------------------------------------------------------------
+        # Never give up reconnecting: /healthz answers 503 meanwhile, and Cloud Run's probes
+        # decide when to replace the instance. The same process resumes when Redis is back.
+        broker_connection_retry=True,
+        broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,
+        broker_connection_timeout=broker.redis_connect_timeout_seconds,
+        # Result backend: fail fast on a dead socket, retry once on timeout, and check idle
+        # pooled connections before use.
+        redis_socket_timeout=10,
+        redis_socket_connect_timeout=broker.redis_connect_timeout_seconds,
+        redis_retry_on_timeout=True,
+        redis_socket_keepalive=True,
+        redis_backend_health_check_interval=BROKER_HEALTH_CHECK_INTERVAL_SECONDS,
+        # --- Logging --------------------------------------------------------------------------
+        # task_contract.cloud_logging owns the root logger (setup_logging signal, worker.app).
+        worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
+        # Cloud Logging renders colour codes as garbage.
+        worker_log_color=False,
+        # Only events the API needs; no per-task events over the broker.
+        worker_send_task_events=False,
+    )
+    return config

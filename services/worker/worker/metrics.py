@@ -1,0 +1,38 @@
+"""Task counters for /metrics (Prometheus text format), fed by Celery's task signals.
+
+The signals fire where a task runs. With the default threads pool (and solo) that is the process
+serving /metrics. Under prefork they fire in the child processes, which this registry does not see,
+so the counters stay at zero there; use Celery events or Flower for prefork workers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import signals
+from prometheus_client import Counter
+
+TASKS = Counter(
+    "worker_tasks",
+    "Task executions finished by this worker process, by task name and outcome.",
+    ["task", "outcome"],
+)
+
+
+def _name(sender: Any) -> str:
+    return str(getattr(sender, "name", None) or "unknown")
+
+
+@signals.task_success.connect
+def _on_success(sender: Any = None, **_: Any) -> None:
+    TASKS.labels(_name(sender), "success").inc()
+
+
+@signals.task_failure.connect
+def _on_failure(sender: Any = None, **_: Any) -> None:
+    TASKS.labels(_name(sender), "failure").inc()
+
+
+@signals.task_retry.connect
+def _on_retry(sender: Any = None, **_: Any) -> None:
+    TASKS.labels(_name(sender), "retry").inc()

@@ -1,0 +1,41 @@
+"""An I/O-bound call to an external API (the seeds' AI and HTTP calls): mostly waiting.
+
+With a ``url`` it GETs it; without, it waits ``latency_seconds`` to stand in for the API's latency.
+Network failures retry with bounded exponential backoff.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+from typing import Any, Final
+
+from task_contract.catalog import ExternalCallPayload
+
+from worker.tasks.contract import contract_task, validated
+
+# Bounds one HTTP call; the threads pool does not enforce Celery's time limits, so the task must.
+HTTP_TIMEOUT_SECONDS: Final = 30
+MAX_BODY_BYTES: Final = 1_000_000
+
+
+@contract_task(
+    "external_call",
+    autoretry_for=(urllib.error.URLError, TimeoutError, ConnectionError),
+    retry_backoff=1,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=3,
+)
+def external_call(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    payload = validated(ExternalCallPayload, "external_call", args, kwargs)
+    started = time.monotonic()
+    if payload.url is None:
+        time.sleep(payload.latency_seconds)
+        return {"latency_seconds": round(time.monotonic() - started, 3)}
+    request = urllib.request.Request(payload.url, headers={"User-Agent": "cloudrun-celery-worker"})
+    with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as response:  # noqa: S310 - the payload only allows http(s)
+        body = response.read(MAX_BODY_BYTES)
+        status = int(response.status)
+    return {"status": status, "bytes": len(body), "latency_seconds": round(time.monotonic() - started, 3)}
