@@ -15,6 +15,7 @@ import logging
 import sys
 from typing import Any, Final
 
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -46,6 +47,8 @@ class CloudLoggingFormatter(JsonFormatter):
             ["message", "name"],
             rename_fields={"name": "logger", "exc_info": "stack_trace"},
             timestamp="time",
+            # uvicorn adds an ANSI-coloured copy of each message; the plain one is enough.
+            reserved_attrs=[*RESERVED_ATTRS, "color_message"],
         )
 
     def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]) -> None:

@@ -1,0 +1,179 @@
+"""Enqueue a task by name, and read a task's status. Both need a bearer API key.
+
+Each task in the contract gets its own ``POST /v1/tasks/<name>`` route, so the OpenAPI
+spec carries each payload's schema; a catch-all after them answers unknown names with 404.
+"""
+
+from __future__ import annotations
+
+import inspect
+import uuid
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Annotated, Any
+
+from fastapi import (
+    APIRouter,
+    Body,
+    Header,
+    HTTPException,
+    Path,
+    Request,
+    Response,
+    status,
+)
+from task_contract import TASKS, TaskSpec
+from task_contract.catalog import Payload
+
+from api import idempotency
+from api.auth import CallerDep
+from api.broker import Broker, BrokerUnavailable
+from api.core.config import ApiSettings
+from api.metrics import BROKER_UNAVAILABLE, IDEMPOTENCY_CONFLICT, ApiMetrics
+from api.publisher import publish
+from api.schemas import ErrorResponse, TaskAccepted, TaskStatus
+from api.task_status import read_status
+
+router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
+
+UNAVAILABLE = {"model": ErrorResponse, "description": "Redis is unreachable; retry after `Retry-After` seconds."}
+UNAUTHORIZED = {"model": ErrorResponse, "description": "Missing or invalid bearer API key."}
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=idempotency.KEY_PATTERN,
+        description="Retry-safe submits: the same key (1-255 printable ASCII characters) within "
+        "IDEMPOTENCY_WINDOW_SECONDS returns the first submit's task id and enqueues nothing.",
+    ),
+]
+
+
+def status_path(task_id: str) -> str:
+    return f"{router.prefix}/{task_id}"
+
+
+async def enqueue(
+    spec: TaskSpec,
+    payload: Payload,
+    request: Request,
+    response: Response,
+    caller: CallerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> TaskAccepted:
+    broker: Broker = request.app.state.broker
+    metrics: ApiMetrics = request.app.state.metrics
+    settings: ApiSettings = request.app.state.settings
+    kwargs = payload.model_dump(mode="json")
+    task_id = str(uuid.uuid4())
+    claimed_key: str | None = None
+    try:
+        if idempotency_key is not None:
+            claimed_key = idempotency.storage_key(caller, spec.name, idempotency_key)
+            claim = await broker.run(
+                partial(
+                    idempotency.claim,
+                    broker.results_redis,
+                    claimed_key,
+                    task_id,
+                    idempotency.fingerprint(spec.name, kwargs),
+                    settings.idempotency_window_seconds,
+                ),
+                "idempotency check",
+            )
+            if claim.replayed:
+                metrics.idempotent_replays.labels(spec.name, spec.queue).inc()
+                return accepted(response, spec, claim.task_id, replayed=True)
+        await broker.run(partial(publish, broker, spec, kwargs, task_id), "publish")
+    except idempotency.IdempotencyConflict as exc:
+        metrics.failed(spec, IDEMPOTENCY_CONFLICT)
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    except BrokerUnavailable:
+        metrics.failed(spec, BROKER_UNAVAILABLE)
+        if claimed_key is not None:
+            await _release_quietly(broker, claimed_key, task_id)
+        raise
+    metrics.submissions.labels(spec.name, spec.queue).inc()
+    return accepted(response, spec, task_id, replayed=False)
+
+
+async def _release_quietly(broker: Broker, key: str, task_id: str) -> None:
+    # Best effort: with Redis down this fails too, and the client's retry then gets the
+    # unpublished id until the window ends; with Redis flapping it usually succeeds.
+    try:
+        await broker.run(partial(idempotency.release, broker.results_redis, key, task_id), "idempotency release")
+    except BrokerUnavailable:
+        pass
+
+
+def accepted(response: Response, spec: TaskSpec, task_id: str, *, replayed: bool) -> TaskAccepted:
+    location = status_path(task_id)
+    response.headers["Location"] = location
+    return TaskAccepted(
+        task_id=task_id, task=spec.name, queue=spec.queue, status_url=location, idempotent_replay=replayed
+    )
+
+
+def enqueue_route(spec: TaskSpec) -> Callable[..., Awaitable[TaskAccepted]]:
+    """``enqueue`` bound to one task, with the body typed as that task's payload model (for validation and OpenAPI)."""
+
+    async def route(**params: Any) -> TaskAccepted:
+        return await enqueue(spec, **params)
+
+    signature = inspect.signature(enqueue)
+    parameters = [
+        param.replace(annotation=Annotated[spec.payload, Body(description=spec.payload.__doc__)])
+        if name == "payload"
+        else param
+        for name, param in signature.parameters.items()
+        if name != "spec"
+    ]
+    route.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    route.__name__ = f"enqueue_{spec.name}"
+    return route
+
+
+for _spec in TASKS.values():
+    router.add_api_route(
+        f"/{_spec.name}",
+        enqueue_route(_spec),
+        methods=["POST"],
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=TaskAccepted,
+        summary=f"Enqueue `{_spec.name}` on the `{_spec.queue}` queue",
+        responses={401: UNAUTHORIZED, 413: {"model": ErrorResponse}, 503: UNAVAILABLE},
+    )
+
+
+@router.post(
+    "/{task_name}",
+    status_code=status.HTTP_404_NOT_FOUND,
+    responses={404: {"model": ErrorResponse, "description": "No task by that name."}, 401: UNAUTHORIZED},
+    summary="Any other task name: 404",
+)
+async def enqueue_unknown(task_name: str, caller: CallerDep) -> ErrorResponse:
+    known = ", ".join(sorted(TASKS))
+    raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown task {task_name!r}; known tasks: {known}")
+
+
+@router.get(
+    "/{task_id}",
+    response_model=TaskStatus,
+    responses={404: {"model": ErrorResponse, "description": "Never submitted, or expired."}, 401: UNAUTHORIZED,
+               503: UNAVAILABLE},
+    summary="A task's state, result or error",
+)
+async def get_task_status(
+    task_id: Annotated[uuid.UUID, Path(description="The id returned by the enqueue call.")],
+    request: Request,
+    caller: CallerDep,
+) -> TaskStatus:
+    broker: Broker = request.app.state.broker
+    found = await broker.run(partial(read_status, broker.results_redis, str(task_id)), "status read")
+    if found is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"no task {task_id}: it was never submitted, or its record expired (RESULT_TTL_SECONDS)",
+        )
+    return found
