@@ -36,12 +36,14 @@ import os
 import runpy
 import sys
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
-from pulumi.runtime import rpc, settings as runtime_settings
+from pulumi.runtime import rpc
+from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.mocks import (
     MockCallArgs,
@@ -99,14 +101,18 @@ class ProgramRun:
     def named(self, type_: str, name: str) -> MockedResource:
         matches = [r for r in self.resources if r.type_ == type_ and r.name == name]
         if len(matches) != 1:
-            raise LookupError(f"expected one {type_} named {name!r}, found {len(matches)}")
+            raise LookupError(
+                f"expected one {type_} named {name!r}, found {len(matches)}"
+            )
         return matches[0]
 
 
 class ProgramError(Exception):
     """The program raised. ``resources`` holds what was declared before it did."""
 
-    def __init__(self, original: BaseException, resources: list[MockedResource]) -> None:
+    def __init__(
+        self, original: BaseException, resources: list[MockedResource]
+    ) -> None:
         super().__init__(str(original))
         self.original = original
         self.resources = resources
@@ -122,7 +128,11 @@ def stack_config(
     Overrides: a key without ``:`` is in the project namespace; ``None`` removes the key; any
     other value replaces it (objects and lists are JSON-encoded, like the CLI does).
     """
-    path = config_path if config_path is not None else PROJECT_ROOT / f"Pulumi.{stack}.yaml"
+    path = (
+        config_path
+        if config_path is not None
+        else PROJECT_ROOT / f"Pulumi.{stack}.yaml"
+    )
     document = yaml.safe_load(path.read_text()) or {}
     raw: dict[str, Any] = dict(document.get("config") or {})
     for key, value in (config_overrides or {}).items():
@@ -171,15 +181,23 @@ class _RecordingMonitor(MockMonitor):
         self.recorded: list[MockedResource] = []
         self._lock = threading.Lock()
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+    def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
         _ensure_event_loop()
         from google.protobuf import json_format
 
-        wire = json_format.MessageToDict(request.object) if request.HasField("object") else {}
-        inputs = rpc.deserialize_properties(request.object) if request.HasField("object") else {}
+        wire = (
+            json_format.MessageToDict(request.object)
+            if request.HasField("object")
+            else {}
+        )
+        inputs = (
+            rpc.deserialize_properties(request.object)
+            if request.HasField("object")
+            else {}
+        )
         record = MockedResource(
             type_=request.type,
             name=request.name,
@@ -222,7 +240,9 @@ class ProgramMocks(Mocks):
         name = args.inputs.get("name") or args.name
         typ = args.typ
         if typ == "gcp:serviceaccount/account:Account":
-            outputs["email"] = f"{args.inputs['accountId']}@{self.project}.iam.gserviceaccount.com"
+            outputs["email"] = (
+                f"{args.inputs['accountId']}@{self.project}.iam.gserviceaccount.com"
+            )
             outputs["member"] = f"serviceAccount:{outputs['email']}"
         elif typ == "gcp:cloudrunv2/service:Service":
             outputs["uri"] = f"https://{name}-abc123de-ew.a.run.app"
@@ -232,26 +252,39 @@ class ProgramMocks(Mocks):
             outputs["port"] = 6378 if tls else 6379
             outputs["authString"] = "mock-redis-auth-string"
             outputs["serverCaCerts"] = (
-                [{"cert": "-----BEGIN CERTIFICATE-----\nmock\n-----END CERTIFICATE-----\n"}]
+                [
+                    {
+                        "cert": "-----BEGIN CERTIFICATE-----\nmock\n-----END CERTIFICATE-----\n"
+                    }
+                ]
                 if tls
                 else []
             )
         elif typ == "gcp:secretmanager/secret:Secret":
-            outputs["name"] = f"projects/{self.project}/secrets/{args.inputs['secretId']}"
+            outputs["name"] = (
+                f"projects/{self.project}/secrets/{args.inputs['secretId']}"
+            )
         elif typ == "gcp:secretmanager/secretVersion:SecretVersion":
             outputs["version"] = "1"
             outputs["name"] = f"{args.inputs.get('secret')}/versions/1"
         elif typ == "gcp:artifactregistry/repository:Repository":
             outputs["name"] = args.inputs["repositoryId"]
-        elif typ == "gcp:compute/network:Network" or typ == "gcp:compute/subnetwork:Subnetwork":
-            outputs["selfLink"] = f"https://www.googleapis.com/compute/v1/projects/{self.project}/{name}"
+        elif (
+            typ == "gcp:compute/network:Network"
+            or typ == "gcp:compute/subnetwork:Subnetwork"
+        ):
+            outputs["selfLink"] = (
+                f"https://www.googleapis.com/compute/v1/projects/{self.project}/{name}"
+            )
         elif typ == "docker:index/image:Image":
             image_name = str(args.inputs.get("imageName", args.name))
             digest = hashlib.sha256(image_name.encode()).hexdigest()
             outputs["repoDigest"] = f"{image_name.rsplit(':', 1)[0]}@sha256:{digest}"
         return f"{args.name}-id", outputs
 
-    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+    def call(
+        self, args: MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         if args.token == "gcp:organizations/getProject:getProject":
             return {"projectId": self.project, "number": "123456789012"}, None
         return {}, None
@@ -261,7 +294,9 @@ def _forget_program_modules() -> None:
     program_dir = str(PROGRAM_DIR)
     for module_name, module in list(sys.modules.items()):
         module_file = getattr(module, "__file__", None)
-        if module_file and os.path.abspath(module_file).startswith(program_dir + os.sep):
+        if module_file and os.path.abspath(module_file).startswith(
+            program_dir + os.sep
+        ):
             del sys.modules[module_name]
 
 
@@ -287,7 +322,11 @@ def run_program(
 
 
 def _run(
-    stack: str, config: dict[str, str], secret_keys: list[str], project: str, preview: bool
+    stack: str,
+    config: dict[str, str],
+    secret_keys: list[str],
+    project: str,
+    preview: bool,
 ) -> ProgramRun:
     monitor = _RecordingMonitor(ProgramMocks(project))
     set_all_config(config, secret_keys)
@@ -317,7 +356,7 @@ def _run(
     try:
         loop.run_until_complete(run_in_stack(program))
         exports = _resolve_exports(loop, stacks[0])
-    except Exception as error:  # noqa: BLE001 - wrapped with what was declared so far
+    except Exception as error:
         raise ProgramError(error, list(monitor.recorded)) from error
     finally:
         os.chdir(previous_cwd)

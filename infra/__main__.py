@@ -1,0 +1,182 @@
+"""cloudrun-celery: a FastAPI API and Celery workers on Cloud Run, Memorystore as the broker.
+
+Reads the settings, wires one component per concern, and exports. Nothing else.
+"""
+
+from pathlib import Path
+
+import pulumi
+import runtime_contract
+from api_service import ApiService, ApiServiceArgs
+from broker import Broker, BrokerArgs
+from identities import Identities, IdentitiesArgs
+from images import Images, ImagesArgs
+from network import Network, NetworkArgs
+from project_apis import ProjectApis, ProjectApisArgs
+from registry import Registry, RegistryArgs
+from secret_store import SecretSpec, SecretStore, SecretStoreArgs
+from settings import load_settings
+from worker_service import WorkerService, WorkerServiceArgs
+
+settings = load_settings()  # raises InvalidConfig before any resource is declared
+prefix = settings.name_prefix
+project, region = settings.project, settings.region
+# The language host runs this file with cwd = infra/; the project root is its parent.
+project_root = Path(__file__).resolve().parent.parent
+
+apis = ProjectApis("apis", ProjectApisArgs(project=project))
+
+registry = Registry(
+    "registry",
+    RegistryArgs(
+        project=project,
+        region=region,
+        repository_id=f"{prefix}-images",
+        cleanup=settings.registry,
+        depends_on=apis.needed_by("artifactregistry"),
+    ),
+)
+
+network = Network(
+    "network",
+    NetworkArgs(
+        project=project,
+        region=region,
+        name_prefix=prefix,
+        settings=settings.network,
+        depends_on=apis.needed_by("compute", "vpcaccess"),
+    ),
+)
+
+broker = Broker(
+    "broker",
+    BrokerArgs(
+        project=project,
+        region=region,
+        instance_name=f"{prefix}-broker",
+        settings=settings.redis,
+        network_id=network.vpc.id,
+        deletion_protection=settings.deletion_protection,
+        depends_on=apis.needed_by("redis"),
+    ),
+)
+
+identities = Identities(
+    "identities",
+    IdentitiesArgs(
+        project=project,
+        name_prefix=prefix,
+        worker_groups=tuple(w.name for w in settings.workers),
+        depends_on=apis.needed_by("iam"),
+    ),
+)
+api_reader = identities.api.email.apply(lambda email: f"serviceAccount:{email}")
+worker_readers = {
+    f"worker-{group}": account.email.apply(lambda email: f"serviceAccount:{email}")
+    for group, account in identities.workers.items()
+}
+everyone = {"api": api_reader, **worker_readers}
+
+secret_specs = [
+    SecretSpec("redis-url", f"{prefix}-redis-url", broker.url, everyone),
+    SecretSpec(
+        "api-keys", f"{prefix}-api-keys", settings.api_keys, {"api": api_reader}
+    ),
+    *(
+        SecretSpec(f"app-{s.name}", f"{prefix}-{s.name}", s.value, everyone)
+        for s in settings.app_secrets
+    ),
+]
+if broker.ca_certificate is not None:
+    secret_specs.append(
+        SecretSpec("redis-ca", f"{prefix}-redis-ca", broker.ca_certificate, everyone)
+    )
+secrets = SecretStore(
+    "secrets",
+    SecretStoreArgs(
+        project=project,
+        secrets=secret_specs,
+        deletion_protection=settings.deletion_protection,
+        depends_on=apis.needed_by("secretmanager"),
+    ),
+)
+if settings.api_keys is None:
+    pulumi.log.warn(
+        f"No API keys in config: add a version to secret {prefix}-api-keys before the API can start "
+        "(pulumi config set --secret cloudrun-celery:apiKeys 'key1,key2', or gcloud secrets versions add)."
+    )
+
+images = Images(
+    "images",
+    ImagesArgs(
+        registry_url=registry.url, project_root=project_root, depends_on=[registry]
+    ),
+)
+
+shared_env = runtime_contract.shared_environment(
+    redis_url=secrets.refs["redis-url"],
+    redis_ca=secrets.refs.get("redis-ca"),
+    app_secrets={
+        s.env_var: secrets.refs[f"app-{s.name}"] for s in settings.app_secrets
+    },
+    plain={
+        "LOG_LEVEL": settings.log_level,
+        "TASK_TIME_LIMIT_SECONDS": str(settings.tasks.time_limit_seconds),
+        "RESULT_TTL_SECONDS": str(settings.tasks.result_ttl_seconds),
+    },
+)
+service_deps = [*secrets.access, *apis.needed_by("run")]
+
+api = ApiService(
+    "api",
+    ApiServiceArgs(
+        project=project,
+        region=region,
+        service_name=f"{prefix}-api",
+        settings=settings.api,
+        image=images.api,
+        service_account_email=identities.api.email,
+        environment=runtime_contract.with_api_keys(
+            shared_env, secrets.refs["api-keys"]
+        ),
+        vpc_access=network.vpc_access(),
+        deletion_protection=settings.deletion_protection,
+        depends_on=service_deps,
+    ),
+)
+
+workers = {
+    group.name: WorkerService(
+        f"worker-{group.name}",
+        WorkerServiceArgs(
+            project=project,
+            region=region,
+            service_name=f"{prefix}-worker-{group.name}",
+            settings=group,
+            image=images.worker,
+            service_account_email=identities.workers[group.name].email,
+            environment=runtime_contract.ContainerEnvironment(
+                plain={
+                    **shared_env.plain,
+                    "WORKER_QUEUES": ",".join(group.queues),
+                    "WORKER_POOL": group.pool,
+                    "WORKER_CONCURRENCY": str(group.concurrency),
+                },
+                secret=shared_env.secret,
+                files=shared_env.files,
+            ),
+            vpc_access=network.vpc_access(),
+            deletion_protection=settings.deletion_protection,
+            depends_on=service_deps,
+        ),
+    )
+    for group in settings.workers
+}
+
+pulumi.export("api_url", api.url)
+pulumi.export(
+    "worker_services", {name: worker.name for name, worker in workers.items()}
+)
+pulumi.export("registry_url", registry.url)
+pulumi.export("redis_host", broker.host)
+pulumi.export("secret_names", {key: s.secret_id for key, s in secrets.secrets.items()})

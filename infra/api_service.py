@@ -1,0 +1,104 @@
+"""API service: the FastAPI app on Cloud Run, public or IAM-only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_gcp as gcp
+import runtime_contract
+from runtime_contract import ContainerEnvironment
+from settings import ApiSettings
+
+
+@dataclass(frozen=True)
+class ApiServiceArgs:
+    project: str
+    region: str
+    service_name: str
+    settings: ApiSettings
+    image: pulumi.Input[str]
+    service_account_email: pulumi.Input[str]
+    environment: ContainerEnvironment
+    vpc_access: gcp.cloudrunv2.ServiceTemplateVpcAccessArgsDict
+    deletion_protection: bool
+    depends_on: list[pulumi.Resource] = field(default_factory=list)
+
+
+class ApiService(pulumi.ComponentResource):
+    service: gcp.cloudrunv2.Service
+    url: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        args: ApiServiceArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("cloudrun-celery:infra:ApiService", name, None, opts)
+        api = args.settings
+        template: gcp.cloudrunv2.ServiceTemplateArgsDict = {
+            "service_account": args.service_account_email,
+            "scaling": {
+                "min_instance_count": api.min_instances,
+                "max_instance_count": api.max_instances,
+            },
+            "max_instance_request_concurrency": api.concurrency,
+            "timeout": f"{api.timeout_seconds}s",
+            "vpc_access": args.vpc_access,
+            "volumes": args.environment.volumes(),
+            "containers": [
+                {
+                    "name": "api",
+                    "image": args.image,
+                    "ports": {"container_port": runtime_contract.PORT},
+                    "resources": {
+                        "limits": {"cpu": api.size.cpu, "memory": api.size.memory},
+                        # Request-based billing: CPU only while serving requests.
+                        "cpu_idle": True,
+                        "startup_cpu_boost": True,
+                    },
+                    "envs": args.environment.env(),
+                    "volume_mounts": args.environment.volume_mounts(),
+                    # /readyz waits for Redis; VPC egress can take a while on a new instance.
+                    "startup_probe": runtime_contract.startup_probe(
+                        runtime_contract.API_STARTUP_PATH,
+                        period_seconds=5,
+                        failure_threshold=24,
+                        timeout_seconds=2,
+                    ),
+                    "liveness_probe": runtime_contract.liveness_probe(
+                        runtime_contract.API_LIVENESS_PATH,
+                        period_seconds=30,
+                        failure_threshold=3,
+                        timeout_seconds=5,
+                    ),
+                }
+            ],
+        }
+        self.service = gcp.cloudrunv2.Service(
+            "api",
+            project=args.project,
+            location=args.region,
+            name=args.service_name,
+            ingress="INGRESS_TRAFFIC_ALL",
+            deletion_protection=args.deletion_protection,
+            template=template,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=args.depends_on,
+                protect=args.deletion_protection,
+            ),
+        )
+        if api.public:
+            gcp.cloudrunv2.ServiceIamMember(
+                "api-public-invoker",
+                project=args.project,
+                location=args.region,
+                name=self.service.name,
+                role="roles/run.invoker",
+                member="allUsers",
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        self.url = self.service.uri
+        self.register_outputs({"url": self.url})

@@ -1,0 +1,53 @@
+"""Identities: one service account per Cloud Run workload, so each gets only its own grants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_gcp as gcp
+
+
+@dataclass(frozen=True)
+class IdentitiesArgs:
+    project: str
+    name_prefix: str
+    worker_groups: tuple[str, ...]
+    depends_on: list[pulumi.Resource] = field(default_factory=list)
+
+
+class Identities(pulumi.ComponentResource):
+    api: gcp.serviceaccount.Account
+    workers: dict[str, gcp.serviceaccount.Account]
+
+    def __init__(
+        self,
+        name: str,
+        args: IdentitiesArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("cloudrun-celery:infra:Identities", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
+        self.api = gcp.serviceaccount.Account(
+            "api",
+            project=args.project,
+            account_id=f"{args.name_prefix}-api",
+            display_name="cloudrun-celery API (Cloud Run)",
+            opts=child,
+        )
+        self.workers = {
+            group: gcp.serviceaccount.Account(
+                f"worker-{group}",
+                project=args.project,
+                account_id=f"{args.name_prefix}-wkr-{group}",
+                display_name=f"cloudrun-celery worker group {group} (Cloud Run)",
+                opts=child,
+            )
+            for group in args.worker_groups
+        }
+        self.register_outputs(
+            {
+                "api": self.api.email,
+                "workers": {g: a.email for g, a in self.workers.items()},
+            }
+        )

@@ -1,0 +1,138 @@
+"""What the images expect from Cloud Run (docs/runtime-contract.md), as container settings.
+
+Ports, health paths, mount paths and env var names live here once, for the API service, the
+worker services and the worker pools alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+PORT = 8080
+API_LIVENESS_PATH = "/healthz"
+API_STARTUP_PATH = "/readyz"
+WORKER_HEALTH_PATH = "/healthz"
+
+REDIS_CA_DIR = "/secrets/redis-ca"
+REDIS_CA_FILE = f"{REDIS_CA_DIR}/ca.pem"
+API_KEYS_DIR = "/secrets/api-keys"
+API_KEYS_FILE = f"{API_KEYS_DIR}/keys"
+
+EnvVar = gcp.cloudrunv2.ServiceTemplateContainerEnvArgsDict
+Volume = gcp.cloudrunv2.ServiceTemplateVolumeArgsDict
+VolumeMount = gcp.cloudrunv2.ServiceTemplateContainerVolumeMountArgsDict
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    secret_id: pulumi.Input[str]
+    version: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class SecretFile:
+    """A secret mounted as one file: ``directory/file_name``."""
+
+    volume: str
+    directory: str
+    file_name: str
+    ref: SecretRef
+
+
+@dataclass(frozen=True)
+class ContainerEnvironment:
+    """Env, secret env and secret files for one container."""
+
+    plain: Mapping[str, str]
+    secret: Mapping[str, SecretRef]
+    files: Sequence[SecretFile]
+
+    def env(self) -> list[EnvVar]:
+        variables: list[EnvVar] = [
+            {"name": k, "value": v} for k, v in sorted(self.plain.items())
+        ]
+        for name, ref in sorted(self.secret.items()):
+            variables.append(
+                {
+                    "name": name,
+                    "value_source": {
+                        "secret_key_ref": {
+                            "secret": ref.secret_id,
+                            "version": ref.version,
+                        }
+                    },
+                }
+            )
+        return variables
+
+    def volumes(self) -> list[Volume]:
+        return [
+            {
+                "name": f.volume,
+                "secret": {
+                    "secret": f.ref.secret_id,
+                    "items": [{"path": f.file_name, "version": f.ref.version}],
+                },
+            }
+            for f in self.files
+        ]
+
+    def volume_mounts(self) -> list[VolumeMount]:
+        return [{"name": f.volume, "mount_path": f.directory} for f in self.files]
+
+
+def shared_environment(
+    *,
+    redis_url: SecretRef,
+    redis_ca: SecretRef | None,
+    app_secrets: Mapping[str, SecretRef],
+    plain: Mapping[str, str],
+) -> ContainerEnvironment:
+    """What both the API and the workers get: the broker, its CA, and the extra app secrets."""
+    env = dict(plain)
+    files: list[SecretFile] = []
+    if redis_ca is not None:
+        env["REDIS_CA_FILE"] = REDIS_CA_FILE
+        files.append(SecretFile("redis-ca", REDIS_CA_DIR, "ca.pem", redis_ca))
+    return ContainerEnvironment(
+        plain=env, secret={"REDIS_URL": redis_url, **app_secrets}, files=files
+    )
+
+
+def with_api_keys(
+    environment: ContainerEnvironment, api_keys: SecretRef
+) -> ContainerEnvironment:
+    return ContainerEnvironment(
+        plain={**environment.plain, "API_KEYS_FILE": API_KEYS_FILE},
+        secret=environment.secret,
+        files=[
+            *environment.files,
+            SecretFile("api-keys", API_KEYS_DIR, "keys", api_keys),
+        ],
+    )
+
+
+def startup_probe(
+    path: str, *, period_seconds: int, failure_threshold: int, timeout_seconds: int
+) -> gcp.cloudrunv2.ServiceTemplateContainerStartupProbeArgsDict:
+    return {
+        "http_get": {"path": path, "port": PORT},
+        "period_seconds": period_seconds,
+        "failure_threshold": failure_threshold,
+        "timeout_seconds": timeout_seconds,
+    }
+
+
+def liveness_probe(
+    path: str, *, period_seconds: int, failure_threshold: int, timeout_seconds: int
+) -> gcp.cloudrunv2.ServiceTemplateContainerLivenessProbeArgsDict:
+    return {
+        "http_get": {"path": path, "port": PORT},
+        "period_seconds": period_seconds,
+        "failure_threshold": failure_threshold,
+        "timeout_seconds": timeout_seconds,
+    }
