@@ -14,10 +14,12 @@ from benchmarks.report import markdown_table, median, ratio
 from benchmarks.stack import ScratchDir, private_redis
 from benchmarks.workers import RunningVariant, VariantSpec, rotated, running_variants
 
+WARNING = (("LOG_LEVEL", "WARNING"),)
 VARIANTS = (
-    VariantSpec("ours", "ours", "our worker as configured by default (WORKER_POOL/WORKER_CONCURRENCY unset)"),
-    VariantSpec("ours-prefork-2", "ours", "our worker, same safety settings, WORKER_POOL=prefork WORKER_CONCURRENCY=2",
-                pool="prefork", concurrency=2),
+    VariantSpec("ours", "ours", "our worker, default settings (threads pool, concurrency 50, LOG_LEVEL=INFO)"),
+    VariantSpec("ours-log-warning", "ours", "as ours, LOG_LEVEL=WARNING (no per-task log lines)", env=WARNING),
+    VariantSpec("ours-prefork-2", "ours", "as ours-log-warning, WORKER_POOL=prefork WORKER_CONCURRENCY=2",
+                pool="prefork", concurrency=2, env=WARNING),
     VariantSpec("celery-defaults", "defaults", "minimal Celery app, default settings (prefork, c=CPUs, no results)",
                 stores_results=False),
     VariantSpec("celery-defaults+results", "defaults", "as celery-defaults, plus the same Redis result backend"),

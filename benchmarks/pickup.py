@@ -20,8 +20,7 @@ from benchmarks.stack import BenchmarkError, ScratchDir, private_redis
 from benchmarks.workers import VariantSpec, running_variants
 
 PROBE = "bench.pickup_probe"
-SPEC = VariantSpec("ours", "ours", "our worker as configured by default, plus the probe task",
-                   extra_imports=("benchmarks.fixtures.pickup_probe",))
+SPEC = VariantSpec("ours", "ours", "our worker as configured by default, plus the probe task", with_probe=True)
 TARGET_P99_MS = 20.0
 
 

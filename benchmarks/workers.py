@@ -21,6 +21,7 @@ from benchmarks.stack import (
 )
 from task_contract import BrokerSettings, celery_connection_config
 from tests.support.redis_server import RedisServer
+from tests.support.worker_process import WorkerProcess
 
 # kombu's Redis transport keeps priorities in extra lists next to each queue (platform-facts §5).
 PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
@@ -36,18 +37,40 @@ class VariantSpec:
     pool: str | None = None
     concurrency: int | None = None
     stores_results: bool = True
-    extra_imports: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()  # extra environment, e.g. (("LOG_LEVEL", "WARNING"),)
+    with_probe: bool = False  # ours only: also load benchmarks/fixtures/pickup_probe.py
+
+
+class HelperWorker:
+    """tests/support/worker_process.py's WorkerProcess, seen through the interface of stack.Process."""
+
+    def __init__(self, worker: WorkerProcess) -> None:
+        self.worker = worker
+        self.log_path = worker.log_path
+
+    @property
+    def pid(self) -> int:
+        return self.worker.pid
+
+    def check_alive(self) -> None:
+        if not self.worker.alive():
+            raise BenchmarkError(f"worker exited early\n{self.worker.describe()}")
+
+    def tail(self, lines: int = 30) -> str:
+        return "\n".join(self.worker.output().splitlines()[-lines:])
+
+    def stop(self) -> None:
+        self.worker.kill()  # keeps the log, unlike cleanup()
 
 
 @dataclass
 class RunningVariant:
     spec: VariantSpec
-    process: Process
+    process: Process | HelperWorker
     broker_url: str
     results_url: str
     client: Celery
     queues: dict[str, str]  # task name -> queue it is published to
-    health_url: str | None = None
     _broker: Any = field(default=None, repr=False)
     _results: Any = field(default=None, repr=False)
 
@@ -110,21 +133,34 @@ def _client(name: str, config: dict[str, Any]) -> Celery:
 def start_variant(spec: VariantSpec, server: RedisServer, db_pair: int, scratch: ScratchDir) -> RunningVariant:
     broker_url, results_url = redis_url(server, 2 * db_pair), redis_url(server, 2 * db_pair + 1)
     env = base_env()
-    health_url = None
+    health_url: str | None = None
     if spec.kind == "ours":
-        port = free_port()
-        env.update(REDIS_URL=broker_url, RESULT_BACKEND_URL=results_url, PORT=str(port))
+        env.update(REDIS_URL=broker_url, RESULT_BACKEND_URL=results_url, **dict(spec.env))
         if spec.pool:
             env["WORKER_POOL"] = spec.pool
         if spec.concurrency:
             env["WORKER_CONCURRENCY"] = str(spec.concurrency)
-        argv = [PYTHON, "-m", "worker"]
-        for module in spec.extra_imports:
-            argv += ["-I", module]
         settings = BrokerSettings(redis_url=broker_url, result_backend_url=results_url)
         client = _client(spec.name, celery_connection_config(settings))
         queues = {"add": "high", "external_call": "default", "bench.pickup_probe": "high"}
-        health_url = f"http://127.0.0.1:{port}/healthz"
+        if spec.with_probe:
+            port = free_port()
+            env["PORT"] = str(port)
+            argv = [PYTHON, "-m", "benchmarks.fixtures.probe_worker"]
+            health_url = f"http://127.0.0.1:{port}/healthz"
+        else:
+            # The worker engineers' own launcher (python -m worker), which waits for /healthz 200.
+            overrides = {k: v for k, v in env.items() if k.startswith(("REDIS_", "RESULT_", "WORKER_", "LOG_"))}
+            overrides.setdefault("LOG_LEVEL", "INFO")  # the worker's default; the helper sets it too
+            worker = WorkerProcess(env=overrides, log_path=scratch.log(spec.name))
+            try:
+                worker.start(timeout=60)
+            except BaseException:
+                worker.kill()
+                raise
+            running = RunningVariant(spec, HelperWorker(worker), broker_url, results_url, client, queues)
+            _warm_up(running)
+            return running
     elif spec.kind in ("defaults", "seed000"):
         env["BENCH_BROKER_URL"] = broker_url
         if spec.stores_results:
@@ -143,18 +179,26 @@ def start_variant(spec: VariantSpec, server: RedisServer, db_pair: int, scratch:
     else:
         raise ValueError(f"unknown worker kind {spec.kind!r}")
     process = Process(spec.name, argv, env, scratch.log(spec.name)).start()
-    running = RunningVariant(spec, process, broker_url, results_url, client, queues, health_url)
+    running = RunningVariant(spec, process, broker_url, results_url, client, queues)
     try:
         if health_url is not None:
             wait_for(lambda: http_ok(health_url), 60, f"{spec.name} health endpoint {health_url}", process)
-        # Warm up: the pool is forked/started and the connections exist before anything is timed.
-        running.publish("add", 20, {"x": 1, "y": 2})
-        running.wait_done(20, timeout=60)
-        running.reset_results()
+        _warm_up(running)
     except BaseException:
         process.stop()
         raise
     return running
+
+
+def _warm_up(running: RunningVariant) -> None:
+    """The pool is started and the connections exist before anything is timed."""
+    try:
+        running.publish("add", 20, {"x": 1, "y": 2})
+        running.wait_done(20, timeout=60)
+        running.reset_results()
+    except BaseException:
+        running.process.stop()
+        raise
 
 
 @contextmanager
