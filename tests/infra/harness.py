@@ -4,7 +4,8 @@ Public API (kept stable; the policy-pack tests use it too):
 
 - ``run_program(stack, config_overrides=None, config_path=None) -> list[MockedResource]``
 - ``run_program_full(...) -> ProgramRun`` (resources plus resolved stack exports)
-- ``stack_config(stack, config_overrides=None, config_path=None) -> dict[str, str]``
+- ``stack_config(stack, config_overrides=None, config_path=None) -> (config, secret_keys)``
+- ``Secret(value)``: an override value set as a secret
 - ``ProgramError``: raised when the program fails; carries the resources declared before the failure.
 
 How the Python language host runs ``main: infra/`` (pulumi/pulumi, engine ``getPwdMain`` and
@@ -94,6 +95,7 @@ class MockedResource:
 class ProgramRun:
     resources: list[MockedResource]
     exports: dict[str, Any]
+    stack: str = ""
 
     def of_type(self, type_: str) -> list[MockedResource]:
         return [r for r in self.resources if r.type_ == type_]
@@ -118,6 +120,13 @@ class ProgramError(Exception):
         self.resources = resources
 
 
+@dataclass(frozen=True)
+class Secret:
+    """An override value passed as a secret, like ``pulumi config set --secret``."""
+
+    value: Any
+
+
 def stack_config(
     stack: str,
     config_overrides: Mapping[str, Any] | None = None,
@@ -125,8 +134,9 @@ def stack_config(
 ) -> tuple[dict[str, str], list[str]]:
     """Read ``Pulumi.<stack>.yaml`` into the (config, secret_keys) pair the CLI would pass.
 
-    Overrides: a key without ``:`` is in the project namespace; ``None`` removes the key; any
-    other value replaces it (objects and lists are JSON-encoded, like the CLI does).
+    Overrides: a key without ``:`` is in the project namespace; ``None`` removes the key;
+    ``Secret(value)`` sets it as a secret; any other value replaces it (objects and lists are
+    JSON-encoded, like the CLI does).
     """
     path = (
         config_path
@@ -141,10 +151,18 @@ def stack_config(
             raw.pop(full_key, None)
         else:
             raw[full_key] = value
+    secret_overrides = {
+        (k if ":" in k else f"{PROJECT_NAME}:{k}")
+        for k, v in (config_overrides or {}).items()
+        if isinstance(v, Secret)
+    }
     config: dict[str, str] = {}
     secret_keys: list[str] = []
     for key, value in raw.items():
-        if isinstance(value, dict) and set(value) == {"secure"}:
+        if key in secret_overrides:
+            config[key] = _config_string(value.value)
+            secret_keys.append(key)
+        elif isinstance(value, dict) and set(value) == {"secure"}:
             # Encrypted in the stack file; the CLI would decrypt it. Mocks get a stand-in.
             config[key] = f"mock-secret-for-{key}"
             secret_keys.append(key)
@@ -219,13 +237,16 @@ class _RecordingMonitor(MockMonitor):
 
 
 def _plain(value: Any) -> Any:
-    """Inputs as plain data: secret wrappers are unwrapped (``secret_inputs`` says which)."""
+    """Inputs as plain data: secrets unwrapped (``secret_inputs`` says which), whole numbers as int."""
     if isinstance(value, dict):
         if value.get(rpc._special_sig_key) == _SECRET_SIG:
             return _plain(value.get("value"))
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        # The wire format (protobuf Struct) carries every number as a double.
+        return int(value)
     return value
 
 
@@ -362,7 +383,7 @@ def _run(
         os.chdir(previous_cwd)
         loop.close()
         asyncio.set_event_loop(None)
-    return ProgramRun(resources=list(monitor.recorded), exports=exports)
+    return ProgramRun(resources=list(monitor.recorded), exports=exports, stack=stack)
 
 
 def _resolve_exports(loop: asyncio.AbstractEventLoop, root: Any) -> dict[str, Any]:

@@ -1,0 +1,279 @@
+"""Every bad stack value fails before any resource is declared, naming key, value and what is allowed."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.infra.harness import ProgramError, Secret, run_program_full, stack_config
+
+
+def dev_value(key: str) -> Any:
+    config, _ = stack_config("dev")
+    return json.loads(config[f"cloudrun-celery:{key}"])
+
+
+def with_field(key: str, **fields: Any) -> dict[str, Any]:
+    """The dev stack's object ``key`` with some fields changed."""
+    return {key: {**dev_value(key), **fields}}
+
+
+def with_connector(**fields: Any) -> dict[str, Any]:
+    network = dev_value("network")
+    return {"network": {**network, "connector": {**network["connector"], **fields}}}
+
+
+def with_worker(index: int, **fields: Any) -> dict[str, Any]:
+    workers = dev_value("workers")
+    workers[index] = {**workers[index], **fields}
+    return {"workers": workers}
+
+
+# (stack, overrides, fragments the message must contain)
+CASES: dict[str, tuple[str, dict[str, Any], list[str]]] = {
+    "unknown top-level key": (
+        "dev",
+        {"redisTier": "BASIC"},
+        ["cloudrun-celery:redisTier: got 'BASIC'; allowed: one of the keys", "redis"],
+    ),
+    "unknown nested key": (
+        "dev",
+        with_field("api", maxInstnces=4),
+        ["api.maxInstnces: got 4; allowed: one of the keys", "maxInstances"],
+    ),
+    "integer given as text": (
+        "dev",
+        with_field("api", minInstances="two"),
+        ["api.minInstances: got 'two'; allowed: an integer from 0 to 1000"],
+    ),
+    "boolean given as text": (
+        "dev",
+        {"deletionProtection": "yes"},
+        ["deletionProtection: got 'yes'; allowed: true or false"],
+    ),
+    "object given as a scalar": (
+        "dev",
+        {"redis": "BASIC"},
+        ["redis: got 'BASIC'; allowed: an object with keys", "memorySizeGb"],
+    ),
+    "api min greater than max": (
+        "dev",
+        with_field("api", minInstances=5, maxInstances=2),
+        ["api.minInstances: got 5; allowed: at most api.maxInstances (2)"],
+    ),
+    "worker min greater than max": (
+        "dev",
+        with_worker(0, minInstances=3, maxInstances=2),
+        [
+            "workers[0].minInstances: got 3; allowed: at most workers[0].maxInstances (2)"
+        ],
+    ),
+    "memory too large for one CPU": (
+        "dev",
+        with_field("api", cpu=1, memory="8Gi"),
+        ["api.memory: got '8Gi'; allowed: 512Mi to 4Gi with cpu 1"],
+    ),
+    "memory too small for four CPUs": (
+        "dev",
+        with_worker(1, cpu=4, memory="1Gi"),
+        ["workers[1].memory: got '1Gi'; allowed: 2048Mi to 16Gi with cpu 4"],
+    ),
+    "CPU count Cloud Run does not offer": (
+        "dev",
+        with_field("api", cpu=3),
+        ["api.cpu: got 3; allowed: 1 | 2 | 4 | 6 | 8"],
+    ),
+    "memory in the wrong unit": (
+        "dev",
+        with_field("api", memory="1GB"),
+        ["api.memory: got '1GB'; allowed: a size like 512Mi or 2Gi"],
+    ),
+    "connector name longer than 25": (
+        "dev",
+        with_connector(name="celery-dev-serverless-conn"),
+        [
+            "network.connector.name: got 'celery-dev-serverless-conn'; allowed: at most 25 chars"
+        ],
+    ),
+    "connector CIDR not a /28": (
+        "dev",
+        with_connector(cidr="10.8.0.0/24"),
+        [
+            "network.connector.cidr: got '10.8.0.0/24'; allowed: a private IPv4 range /28"
+        ],
+    ),
+    "connector CIDR with host bits": (
+        "dev",
+        with_connector(cidr="10.8.0.5/28"),
+        [
+            "network.connector.cidr: got '10.8.0.5/28'; allowed: a private IPv4 range /28"
+        ],
+    ),
+    "connector CIDR inside the subnet": (
+        "dev",
+        with_connector(cidr="10.10.0.16/28"),
+        [
+            "network.connector.cidr: got '10.10.0.16/28'",
+            "allowed: a /28 outside network.subnetCidr (10.10.0.0/24)",
+        ],
+    ),
+    "connector min not below max": (
+        "dev",
+        with_connector(minInstances=3, maxInstances=3),
+        [
+            "network.connector.minInstances: got 3; allowed: less than network.connector.maxInstances (3)"
+        ],
+    ),
+    "connector instances out of range": (
+        "dev",
+        with_connector(maxInstances=11),
+        ["network.connector.maxInstances: got 11; allowed: an integer from 3 to 10"],
+    ),
+    "connector machine type": (
+        "dev",
+        with_connector(machineType="n2-standard-2"),
+        [
+            "network.connector.machineType: got 'n2-standard-2'; allowed: f1-micro | e2-micro | e2-standard-4"
+        ],
+    ),
+    "egress mode": (
+        "dev",
+        with_field("network", egress="vpc"),
+        ["network.egress: got 'vpc'; allowed: connector | direct"],
+    ),
+    "worker with zero instances": (
+        "dev",
+        with_worker(0, minInstances=0),
+        ["workers[0].minInstances: got 0; allowed: an integer from 1 to 1000"],
+    ),
+    "worker pool behind a connector": (
+        "dev",
+        with_worker(1, kind="workerPool"),
+        [
+            "workers[1].kind: got 'workerPool'; allowed: service, or workerPool together with network.egress: direct"
+        ],
+    ),
+    "queue consumed by two groups": (
+        "dev",
+        with_worker(1, queues=["low", "default"]),
+        [
+            "workers[1].queues: got 'default'; allowed: a queue not already consumed by worker group 'fast'"
+        ],
+    ),
+    "worker group name": (
+        "dev",
+        with_worker(0, name="Fast!"),
+        ["workers[0].name: got 'Fast!'; allowed: 1-10 chars of a-z 0-9"],
+    ),
+    "no worker groups": (
+        "dev",
+        {"workers": []},
+        ["workers: got []; allowed: a non-empty list of worker groups"],
+    ),
+    "redis tier": (
+        "dev",
+        with_field("redis", tier="PREMIUM"),
+        ["redis.tier: got 'PREMIUM'; allowed: BASIC | STANDARD_HA"],
+    ),
+    "redis size": (
+        "dev",
+        with_field("redis", memorySizeGb=0),
+        ["redis.memorySizeGb: got 0; allowed: an integer from 1 to 300"],
+    ),
+    "maintenance day": (
+        "dev",
+        with_field("redis", maintenanceWindow={"day": "SUN", "hour": 3}),
+        ["redis.maintenanceWindow.day: got 'SUN'; allowed: MONDAY | TUESDAY"],
+    ),
+    "maintenance hour": (
+        "dev",
+        with_field("redis", maintenanceWindow={"day": "SUNDAY", "hour": 24}),
+        ["redis.maintenanceWindow.hour: got 24; allowed: an integer from 0 to 23"],
+    ),
+    "prod without HA": (
+        "prod",
+        {"redis": {"tier": "BASIC", "memorySizeGb": 5}},
+        ["redis.tier: got 'BASIC'; allowed: STANDARD_HA on the prod stack"],
+    ),
+    "prod without deletion protection": (
+        "prod",
+        {"deletionProtection": False},
+        ["deletionProtection: got false; allowed: true on the prod stack"],
+    ),
+    "API keys in plaintext": (
+        "dev",
+        {"apiKeys": "super-secret-key"},
+        [
+            "apiKeys: got '<plaintext, not shown>'; allowed: a secret: pulumi config set --secret"
+        ],
+    ),
+    "app secret value for an undeclared secret": (
+        "dev",
+        {"appSecretValues": Secret({"stripe-key": "sk"})},
+        [
+            "appSecretValues: got 'stripe-key'; allowed: a name listed in appSecrets (none)"
+        ],
+    ),
+    "missing project": (
+        "dev",
+        {"gcp:project": None},
+        [
+            "gcp:project: got null; allowed: your GCP project id: pulumi config set gcp:project <id>"
+        ],
+    ),
+    "task time limit": (
+        "dev",
+        with_field("tasks", timeLimitSeconds=0),
+        ["tasks.timeLimitSeconds: got 0; allowed: an integer from 1 to 86400"],
+    ),
+    "name prefix too long for service account ids": (
+        "dev",
+        {"namePrefix": "cloudrun-celery-dev"},
+        ["namePrefix: got 'cloudrun-celery-dev'; allowed: 3-15 chars"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES), ids=lambda c: c.replace(" ", "-"))
+def test_bad_value_fails_before_any_resource(case: str) -> None:
+    stack, overrides, fragments = CASES[case]
+    with pytest.raises(ProgramError) as failure:
+        run_program_full(stack, overrides)
+    error = failure.value
+    assert type(error.original).__name__ == "InvalidConfig", repr(error.original)
+    message = str(error)
+    for fragment in fragments:
+        assert fragment in message
+    assert f"Pulumi.{stack}.yaml" in message
+    assert error.resources == [], (
+        "no resource may be declared when the config is invalid"
+    )
+    assert "super-secret-key" not in message
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    overrides = {
+        **with_worker(0, minInstances=0),
+        **with_connector(cidr="10.8.0.0/27"),
+        "logLevel": "LOUD",
+    }
+    with pytest.raises(ProgramError) as failure:
+        run_program_full("dev", overrides)
+    message = str(failure.value)
+    assert "3 problem(s)" in message
+    assert "workers[0].minInstances" in message
+    assert "network.connector.cidr" in message
+    assert "logLevel: got 'LOUD'" in message
+
+
+def test_bad_value_fails_during_preview_too() -> None:
+    with pytest.raises(ProgramError) as failure:
+        run_program_full("dev", with_worker(0, minInstances=0), preview=True)
+    assert "workers[0].minInstances: got 0" in str(failure.value)
+    assert failure.value.resources == []
+
+
+def test_there_are_at_least_twenty_cases() -> None:
+    assert len(CASES) >= 20
