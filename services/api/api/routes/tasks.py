@@ -30,7 +30,7 @@ from api.auth import CallerDep
 from api.broker import Broker, BrokerUnavailable
 from api.core.config import ApiSettings
 from api.metrics import BROKER_UNAVAILABLE, IDEMPOTENCY_CONFLICT, ApiMetrics
-from api.publisher import publish
+from api.publisher import IdempotencyClaim, submit
 from api.schemas import ErrorResponse, TaskAccepted, TaskStatus
 from api.task_status import read_status
 
@@ -65,46 +65,27 @@ async def enqueue(
     broker: Broker = request.app.state.broker
     metrics: ApiMetrics = request.app.state.metrics
     settings: ApiSettings = request.app.state.settings
+    claim = (
+        None
+        if idempotency_key is None
+        else IdempotencyClaim(
+            idempotency.storage_key(caller, spec.name, idempotency_key), settings.idempotency_window_seconds
+        )
+    )
     kwargs = payload.model_dump(mode="json")
-    task_id = str(uuid.uuid4())
-    claimed_key: str | None = None
     try:
-        if idempotency_key is not None:
-            claimed_key = idempotency.storage_key(caller, spec.name, idempotency_key)
-            claim = await broker.run(
-                partial(
-                    idempotency.claim,
-                    broker.results_redis,
-                    claimed_key,
-                    task_id,
-                    idempotency.fingerprint(spec.name, kwargs),
-                    settings.idempotency_window_seconds,
-                ),
-                "idempotency check",
-            )
-            if claim.replayed:
-                metrics.idempotent_replays.labels(spec.name, spec.queue).inc()
-                return accepted(response, spec, claim.task_id, replayed=True)
-        await broker.run(partial(publish, broker, spec, kwargs, task_id), "publish")
+        submitted = await broker.run(partial(submit, broker, spec, kwargs, str(uuid.uuid4()), claim), "publish")
     except idempotency.IdempotencyConflict as exc:
         metrics.failed(spec, IDEMPOTENCY_CONFLICT)
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     except BrokerUnavailable:
         metrics.failed(spec, BROKER_UNAVAILABLE)
-        if claimed_key is not None:
-            await _release_quietly(broker, claimed_key, task_id)
         raise
-    metrics.submissions.labels(spec.name, spec.queue).inc()
-    return accepted(response, spec, task_id, replayed=False)
-
-
-async def _release_quietly(broker: Broker, key: str, task_id: str) -> None:
-    # Best effort: with Redis down this fails too, and the client's retry then gets the
-    # unpublished id until the window ends; with Redis flapping it usually succeeds.
-    try:
-        await broker.run(partial(idempotency.release, broker.results_redis, key, task_id), "idempotency release")
-    except BrokerUnavailable:
-        pass
+    if submitted.replayed:
+        metrics.idempotent_replays.labels(spec.name, spec.queue).inc()
+    else:
+        metrics.submissions.labels(spec.name, spec.queue).inc()
+    return accepted(response, spec, submitted.task_id, replayed=submitted.replayed)
 
 
 def accepted(response: Response, spec: TaskSpec, task_id: str, *, replayed: bool) -> TaskAccepted:
