@@ -311,6 +311,10 @@ class ProgramMocks(Mocks):
         return {}, None
 
 
+def _is_project_root(entry: str) -> bool:
+    return os.path.abspath(entry or os.curdir) == str(PROJECT_ROOT)
+
+
 def _forget_program_modules() -> None:
     program_dir = str(PROGRAM_DIR)
     for module_name, module in list(sys.modules.items()):
@@ -372,7 +376,14 @@ def _run(
 
     def program() -> None:
         stacks.append(runtime_settings.get_root_resource())
-        runpy.run_path(".", run_name="__main__")
+        # The host's sys.path has no project root (pytest.ini adds it for the tests): drop it,
+        # so an import that only works from the root (``from infra import ...``) fails here too.
+        saved_path = list(sys.path)
+        sys.path[:] = [p for p in sys.path if not _is_project_root(p)]
+        try:
+            runpy.run_path(".", run_name="__main__")
+        finally:
+            sys.path[:] = saved_path
 
     try:
         loop.run_until_complete(run_in_stack(program))

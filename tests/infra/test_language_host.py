@@ -1,0 +1,55 @@
+"""The program runs the way the Pulumi Python language host runs ``main: infra/``."""
+
+from __future__ import annotations
+
+import importlib.machinery
+import sys
+
+import yaml
+
+from tests.infra.harness import PROGRAM_DIR, PROJECT_NAME, PROJECT_ROOT, ProgramRun
+
+
+def program_module_names() -> list[str]:
+    return sorted(p.stem for p in PROGRAM_DIR.glob("*.py") if p.stem != "__main__")
+
+
+def test_project_file_points_the_host_at_infra() -> None:
+    project = yaml.safe_load((PROJECT_ROOT / "Pulumi.yaml").read_text())
+    assert project["name"] == PROJECT_NAME
+    assert project["main"].rstrip("/") == PROGRAM_DIR.name
+    assert project["runtime"]["name"] == "python"
+    assert project["runtime"]["options"]["virtualenv"]
+    assert (PROGRAM_DIR / "__main__.py").exists()
+
+
+def test_program_modules_do_not_shadow_the_standard_library() -> None:
+    # The host puts infra/ first on sys.path: infra/secrets.py would replace stdlib `secrets`
+    # for every library the program imports.
+    clashes = [
+        name for name in program_module_names() if name in sys.stdlib_module_names
+    ]
+    assert clashes == []
+
+
+def test_program_modules_do_not_shadow_installed_packages() -> None:
+    search_path = [
+        p for p in sys.path if p and p not in (".", str(PROGRAM_DIR), str(PROJECT_ROOT))
+    ]
+    clashes = [
+        name
+        for name in program_module_names()
+        if importlib.machinery.PathFinder.find_spec(name, search_path) is not None
+    ]
+    assert clashes == []
+
+
+def test_program_has_no_package_init() -> None:
+    # runpy.run_path(".") runs __main__.py as a script; the modules are top-level, not a package.
+    assert not (PROGRAM_DIR / "__init__.py").exists()
+
+
+def test_program_ran_from_infra_as_cwd(dev: ProgramRun) -> None:
+    # Relative paths would resolve against infra/; the images use absolute paths from the root.
+    (image, *_) = dev.of_type("docker:index/image:Image")
+    assert image.inputs["build"]["context"] == str(PROJECT_ROOT / "services")
