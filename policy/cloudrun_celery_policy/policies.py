@@ -55,7 +55,10 @@ def _validate_worker_ingress(
     args: ResourceValidationArgs, report_violation: ReportViolation
 ) -> None:
     if args.resource_type == SERVICE:
-        _report_all(report_violation, rules.check_worker_ingress(args.name, args.props))
+        _report_all(
+            report_violation,
+            rules.check_worker_ingress(args.name, args.props, args.urn),
+        )
 
 
 def _validate_env_secrets(
@@ -88,7 +91,9 @@ def _validate_images(
 def _worker_service_names(resources: Sequence[PolicyResource]) -> set[str]:
     names: set[str] = set()
     for resource in resources:
-        if resource.resource_type == SERVICE and is_worker(resource.props):
+        if resource.resource_type == SERVICE and is_worker(
+            resource.props, resource.urn
+        ):
             cloud_name = get_optional(resource.props, "name")
             names.add(
                 cloud_name
@@ -109,7 +114,7 @@ def _validate_no_public_worker_invoker(
         # identifies the target even if the names differ (e.g. a fully qualified id).
         name_sources = resource.property_dependencies.get("name", [])
         depends_on_worker = any(
-            dep.resource_type == SERVICE and is_worker(dep.props)
+            dep.resource_type == SERVICE and is_worker(dep.props, dep.urn)
             for dep in name_sources
         )
         problems = rules.check_public_worker_invokers(

@@ -24,11 +24,14 @@ SERVICE_IAM_POLICY = "gcp:cloudrunv2/serviceIamPolicy:ServiceIamPolicy"
 CONTAINER_RESOURCES = (SERVICE, WORKER_POOL)
 SERVICE_IAM_RESOURCES = (SERVICE_IAM_MEMBER, SERVICE_IAM_BINDING, SERVICE_IAM_POLICY)
 
-# The marker infra puts on every Cloud Run service that runs Celery workers. A label, not a
-# name convention, because labels survive renames and autonaming and are visible both in
-# the inputs (Analyze) and in the outputs (AnalyzeStack).
+# How a Cloud Run service is recognised as a Celery worker. The contract is the label: it
+# survives renames and autonaming and is visible both in the inputs (Analyze) and in the
+# outputs (AnalyzeStack). As a second marker, a service declared inside infra's
+# ``WorkerService`` component also counts: the component type is part of the resource URN, so
+# a worker whose label was forgotten is still held to the worker rules.
 WORKER_LABEL_KEY = "role"
 WORKER_LABEL_VALUE = "worker"
+WORKER_COMPONENT = "WorkerService"
 
 
 def has_key(mapping: Mapping[str, Any], key: str) -> bool:
@@ -89,9 +92,30 @@ def labels(props: Mapping[str, Any]) -> Mapping[str, Any]:
     return get_mapping(props, "labels")
 
 
-def is_worker(props: Mapping[str, Any]) -> bool:
-    """Whether a Cloud Run service carries the worker marker label."""
-    return labels(props).get(WORKER_LABEL_KEY) == WORKER_LABEL_VALUE
+def parent_types(urn: str) -> list[str]:
+    """The component types a resource is nested in, outermost first, read from its URN.
+
+    ``urn:pulumi:STACK::PROJECT::cloudrun-celery:infra:WorkerService$gcp:cloudrunv2/service:Service::NAME``
+    gives ``["cloudrun-celery:infra:WorkerService"]``.
+    """
+    parts = urn.split("::")
+    if len(parts) < 4:
+        return []
+    return parts[2].split("$")[:-1]
+
+
+def is_worker(props: Mapping[str, Any], urn: str = "") -> bool:
+    """Whether a Cloud Run service is a worker: the worker label, or a WorkerService parent."""
+    if labels(props).get(WORKER_LABEL_KEY) == WORKER_LABEL_VALUE:
+        return True
+    return any(t.rsplit(":", 1)[-1] == WORKER_COMPONENT for t in parent_types(urn))
+
+
+def worker_marker(props: Mapping[str, Any]) -> str:
+    """How a worker was recognised, for messages."""
+    if labels(props).get(WORKER_LABEL_KEY) == WORKER_LABEL_VALUE:
+        return f"label {WORKER_LABEL_KEY}={WORKER_LABEL_VALUE}"
+    return f"declared in a {WORKER_COMPONENT} component"
 
 
 def display_name(resource_name: str, props: Mapping[str, Any]) -> str:

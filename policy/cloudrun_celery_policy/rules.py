@@ -21,8 +21,6 @@ from .resources import (
     SERVICE_IAM_BINDING,
     SERVICE_IAM_MEMBER,
     SERVICE_IAM_POLICY,
-    WORKER_LABEL_KEY,
-    WORKER_LABEL_VALUE,
     WORKER_POOL,
     containers,
     display_name,
@@ -30,6 +28,7 @@ from .resources import (
     get_sequence,
     has_key,
     is_worker,
+    worker_marker,
 )
 
 # --- 1. Workers are not public -------------------------------------------------------------
@@ -39,11 +38,13 @@ INVOKER_ROLE = "roles/run.invoker"
 PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
 
 
-def check_worker_ingress(name: str, props: Mapping[str, Any]) -> list[str]:
+def check_worker_ingress(
+    name: str, props: Mapping[str, Any], urn: str = ""
+) -> list[str]:
     """A worker service accepts only internal traffic and keeps IAM invoker checks on."""
-    if not is_worker(props):
+    if not is_worker(props, urn):
         return []
-    who = f"Cloud Run service {display_name(name, props)} is a worker ({WORKER_LABEL_KEY}={WORKER_LABEL_VALUE})"
+    who = f"Cloud Run service {display_name(name, props)} is a worker ({worker_marker(props)})"
     problems: list[str] = []
     # Unset ingress means the API default, INGRESS_TRAFFIC_ALL.
     ingress = get_optional(props, "ingress") or "INGRESS_TRAFFIC_ALL (default)"

@@ -51,13 +51,14 @@ def validate_resource(
     name: str = "resource",
     protect: bool = False,
     config: Mapping[str, Any] | None = None,
+    resource_urn: str | None = None,
 ) -> list[str]:
     """Run one resource policy on one resource; the violation messages it reported."""
     violations: list[str] = []
     args = ResourceValidationArgs(
         resource_type=resource_type,
         props=unknown_checking_proxy(copy.deepcopy(dict(props))),
-        urn=urn(resource_type, name),
+        urn=resource_urn or urn(resource_type, name),
         name=name,
         opts=options(protect),
         provider=None,

@@ -33,7 +33,7 @@ def programs() -> dict[str, list[MockedResource]]:
 
 
 def _is_worker_service(resource: MockedResource) -> bool:
-    return resource.type_ == SERVICE and is_worker(resource.inputs)
+    return resource.type_ == SERVICE and is_worker(resource.inputs, resource.urn)
 
 
 def _is_workload(resource: MockedResource) -> bool:

@@ -15,6 +15,7 @@ from policy.cloudrun_celery_policy.resources import (
     SERVICE_IAM_BINDING,
     SERVICE_IAM_MEMBER,
     SERVICE_IAM_POLICY,
+    parent_types,
 )
 from tests.policy.support import (
     StackResource,
@@ -41,7 +42,7 @@ def test_worker_with_wider_ingress_is_caught(ingress: str) -> None:
     )
     assert violations == [
         (
-            f"Cloud Run service 'worker' (name 'worker-default') is a worker (role=worker) but its ingress is "
+            f"Cloud Run service 'worker' (name 'worker-default') is a worker (label role=worker) but its ingress is "
             f"{ingress}; set ingress='INGRESS_TRAFFIC_INTERNAL_ONLY'."
         )
     ]
@@ -184,3 +185,35 @@ def test_public_invoker_on_api_and_private_invoker_on_worker_pass() -> None:
         )
         == []
     )
+
+
+WORKER_COMPONENT_URN = "urn:pulumi:dev::cloudrun-celery::cloudrun-celery:infra:WorkerService$gcp:cloudrunv2/service:Service::worker-fast"
+
+
+def test_service_inside_worker_component_is_a_worker_without_the_label() -> None:
+    unlabelled = worker_service(ingress="INGRESS_TRAFFIC_ALL", labels={})
+    violations = validate_resource(
+        worker_not_public,
+        SERVICE,
+        unlabelled,
+        name="worker-fast",
+        resource_urn=WORKER_COMPONENT_URN,
+    )
+    assert violations == [
+        (
+            "Cloud Run service 'worker-fast' (name 'worker-default') is a worker (declared in a "
+            "WorkerService component) but its ingress is INGRESS_TRAFFIC_ALL; "
+            "set ingress='INGRESS_TRAFFIC_INTERNAL_ONLY'."
+        )
+    ]
+    # The same unlabelled service outside the component is not a worker.
+    assert (
+        validate_resource(worker_not_public, SERVICE, unlabelled, name="worker-fast")
+        == []
+    )
+
+
+def test_parent_types_come_from_the_urn() -> None:
+    assert parent_types(WORKER_COMPONENT_URN) == ["cloudrun-celery:infra:WorkerService"]
+    assert parent_types("urn:pulumi:dev::p::gcp:cloudrunv2/service:Service::api") == []
+    assert parent_types("not-a-urn") == []
