@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from policy.cloudrun_celery_policy.policies import secrets_from_secret_manager
@@ -138,3 +140,25 @@ def test_empty_value_is_not_a_leak() -> None:
 )
 def test_secret_looking_names(env_name: str, secret_looking: bool) -> None:
     assert secret_looking_name(env_name) is secret_looking
+
+
+def _contract_env_rows() -> list[tuple[str, str]]:
+    """(variable, Cloud Run source) rows of the Environment table in docs/runtime-contract.md."""
+    contract = Path(__file__).resolve().parents[2] / "docs" / "runtime-contract.md"
+    rows = []
+    for line in contract.read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0].startswith("`") and cells[0].endswith("`"):
+            rows.append((cells[0].strip("`"), cells[3]))
+    return rows
+
+
+def test_rule_agrees_with_the_runtime_contract() -> None:
+    rows = _contract_env_rows()
+    plain = [name for name, source in rows if source.startswith("plain env")]
+    assert "WORKER_QUEUES" in plain, "the contract's Environment table changed shape"
+    assert [name for name in plain if secret_looking_name(name)] == []
+    by_reference = [
+        name for name, source in rows if source.startswith("Secret Manager reference")
+    ]
+    assert by_reference and all(secret_looking_name(name) for name in by_reference)
