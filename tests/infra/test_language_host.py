@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.machinery
 import sys
 
@@ -53,3 +54,53 @@ def test_program_ran_from_infra_as_cwd(dev: ProgramRun) -> None:
     # Relative paths would resolve against infra/; the images use absolute paths from the root.
     (image, *_) = dev.of_type("docker:index/image:Image")
     assert image.inputs["build"]["context"] == str(PROJECT_ROOT / "services")
+
+
+def _key_tables() -> dict[str, object]:
+    """The key tables of infra/settings.py, read with ast (no import of the program)."""
+    tree = ast.parse((PROGRAM_DIR / "settings.py").read_text())
+    tables: dict[str, object] = {}
+    for node in tree.body:
+        target = (
+            getattr(node, "target", None)
+            or (getattr(node, "targets", None) or [None])[0]
+        )
+        name = getattr(target, "id", None)
+        if name in (
+            "TOP_LEVEL_KEYS",
+            "CONNECTOR_KEYS",
+            "MAINTENANCE_KEYS",
+            "WORKER_KEYS",
+        ):
+            source = ast.unparse(node.value)  # type: ignore[attr-defined]
+            tables[name] = eval(source, {"frozenset": frozenset})  # noqa: S307 - literals only
+    return tables
+
+
+def test_config_reference_documents_every_key() -> None:
+    tables = _key_tables()
+    expected: set[str] = set()
+    nested_containers = {
+        "connector": "CONNECTOR_KEYS",
+        "maintenanceWindow": "MAINTENANCE_KEYS",
+    }
+    for key, nested in tables["TOP_LEVEL_KEYS"].items():  # type: ignore[attr-defined]
+        if nested is None:
+            expected.add(key)
+            continue
+        for child in nested:
+            if child in nested_containers:
+                expected |= {
+                    f"{key}.{child}.{leaf}" for leaf in tables[nested_containers[child]]
+                }  # type: ignore[attr-defined]
+            else:
+                expected.add(f"{key}.{child}")
+    expected |= {f"workers[].{leaf}" for leaf in tables["WORKER_KEYS"]}  # type: ignore[attr-defined]
+    reference = (PROJECT_ROOT / "docs" / "config-reference.md").read_text()
+    documented = {
+        line.split("`")[1] for line in reference.splitlines() if line.startswith("| `")
+    }
+    assert expected - documented == set(), "keys missing from docs/config-reference.md"
+    assert documented - expected - {"gcp:project", "gcp:region"} == set(), (
+        "documented keys the program does not read"
+    )
