@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import importlib.machinery
 import sys
+from typing import Any
 
 import yaml
 
@@ -56,24 +57,44 @@ def test_program_ran_from_infra_as_cwd(dev: ProgramRun) -> None:
     assert image.inputs["build"]["context"] == str(PROJECT_ROOT / "services")
 
 
-def _key_tables() -> dict[str, object]:
+def _literal(node: ast.expr) -> Any:
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "frozenset"
+    ):
+        return frozenset(_literal(node.args[0]))
+    if isinstance(node, ast.Dict):
+        return {
+            _literal(k): _literal(v)
+            for k, v in zip(node.keys, node.values)
+            if k is not None
+        }
+    return ast.literal_eval(node)
+
+
+def _key_tables() -> dict[str, Any]:
     """The key tables of infra/settings.py, read with ast (no import of the program)."""
     tree = ast.parse((PROGRAM_DIR / "settings.py").read_text())
-    tables: dict[str, object] = {}
+    tables: dict[str, Any] = {}
     for node in tree.body:
-        target = (
-            getattr(node, "target", None)
-            or (getattr(node, "targets", None) or [None])[0]
-        )
-        name = getattr(target, "id", None)
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and node.value
+        ):
+            name, value = node.target.id, node.value
+        elif isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            name, value = node.targets[0].id, node.value
+        else:
+            continue
         if name in (
             "TOP_LEVEL_KEYS",
             "CONNECTOR_KEYS",
             "MAINTENANCE_KEYS",
             "WORKER_KEYS",
         ):
-            source = ast.unparse(node.value)  # type: ignore[attr-defined]
-            tables[name] = eval(source, {"frozenset": frozenset})  # noqa: S307 - literals only
+            tables[name] = _literal(value)
     return tables
 
 
@@ -84,7 +105,7 @@ def test_config_reference_documents_every_key() -> None:
         "connector": "CONNECTOR_KEYS",
         "maintenanceWindow": "MAINTENANCE_KEYS",
     }
-    for key, nested in tables["TOP_LEVEL_KEYS"].items():  # type: ignore[attr-defined]
+    for key, nested in tables["TOP_LEVEL_KEYS"].items():
         if nested is None:
             expected.add(key)
             continue
@@ -92,10 +113,10 @@ def test_config_reference_documents_every_key() -> None:
             if child in nested_containers:
                 expected |= {
                     f"{key}.{child}.{leaf}" for leaf in tables[nested_containers[child]]
-                }  # type: ignore[attr-defined]
+                }
             else:
                 expected.add(f"{key}.{child}")
-    expected |= {f"workers[].{leaf}" for leaf in tables["WORKER_KEYS"]}  # type: ignore[attr-defined]
+    expected |= {f"workers[].{leaf}" for leaf in tables["WORKER_KEYS"]}
     reference = (PROJECT_ROOT / "docs" / "config-reference.md").read_text()
     documented = {
         line.split("`")[1] for line in reference.splitlines() if line.startswith("| `")
