@@ -107,7 +107,7 @@ def test_reusing_an_idempotency_key_for_another_payload_is_refused(
 
     response = client.post("/v1/tasks/add", json={"x": 1, "y": 3}, headers=headers)
 
-    assert response.status_code == 422
+    assert response.status_code == 409
     assert "different task or payload" in response.json()["detail"]
     assert queue_depth(redis_server, "high") == 1
 

@@ -8,10 +8,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 from task_contract import (
     QUEUES,
@@ -93,6 +97,19 @@ def create_app(settings: ApiSettings | None = None, broker_settings: BrokerSetti
         if spec is not None and any(error.get("loc", ())[:1] == ("body",) for error in exc.errors()):
             metrics.failed(spec, INVALID_PAYLOAD)
         return await request_validation_exception_handler(request, exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # FastAPI answers 400 when the body is not even text (UnicodeDecodeError while
+        # parsing JSON); to a client that is one more invalid body: 422, like bad JSON.
+        if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+            return await invalid_request(
+                request,
+                RequestValidationError(
+                    [{"type": "json_invalid", "loc": ("body",), "msg": "body is not UTF-8 encoded JSON", "input": {}}]
+                ),
+            )
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -77,7 +77,7 @@ async def enqueue(
         submitted = await broker.run(partial(submit, broker, spec, kwargs, str(uuid.uuid4()), claim), "publish")
     except idempotency.IdempotencyConflict as exc:
         metrics.failed(spec, IDEMPOTENCY_CONFLICT)
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     except BrokerUnavailable:
         metrics.failed(spec, BROKER_UNAVAILABLE)
         raise
@@ -123,7 +123,12 @@ for _spec in TASKS.values():
         status_code=status.HTTP_202_ACCEPTED,
         response_model=TaskAccepted,
         summary=f"Enqueue `{_spec.name}` on the `{_spec.queue}` queue",
-        responses={401: UNAUTHORIZED, 413: {"model": ErrorResponse}, 503: UNAVAILABLE},
+        responses={
+            401: UNAUTHORIZED,
+            409: {"model": ErrorResponse, "description": "The Idempotency-Key was used for another payload."},
+            413: {"model": ErrorResponse, "description": "The body is over MAX_BODY_BYTES."},
+            503: UNAVAILABLE,
+        },
     )
 
 

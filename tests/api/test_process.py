@@ -1,0 +1,71 @@
+"""``python -m api`` as Cloud Run runs it: $PORT, JSON log lines with severity, SIGTERM -> clean exit."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from tests.support.api_process import ApiProcess
+from tests.support.redis_server import RedisServer
+
+pytestmark = pytest.mark.slow
+
+
+def test_every_output_line_is_a_cloud_logging_json_entry(
+    redis_server: RedisServer, api_factory: Callable[..., ApiProcess]
+) -> None:
+    api = api_factory(redis_server)
+    with api.client() as http:
+        http.post("/v1/tasks/add", json={"x": 1, "y": 2}, headers=api.auth_headers)
+        http.get("/v1/tasks/nope", headers=api.auth_headers)
+        redis_server.stop()
+        http.get("/readyz")
+    assert api.stop() == 0
+
+    entries = [json.loads(line) for line in api.log_lines()]  # raises on any non-JSON line
+
+    assert all(entry["severity"] in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"} for entry in entries)
+    assert all({"message", "logger", "time"} <= entry.keys() for entry in entries)
+    access = [entry for entry in entries if entry["logger"] == "uvicorn.access"]
+    assert [(e["httpRequest"]["requestMethod"], e["httpRequest"]["status"]) for e in access] == [
+        ("GET", 200), ("POST", 202), ("GET", 422), ("GET", 503)  # the first is start()'s /healthz probe
+    ]
+    assert any(
+        entry["severity"] == "WARNING" and entry["message"].startswith("readiness check failed") for entry in entries
+    )
+    assert any("Uvicorn running on http://0.0.0.0:" in entry["message"] for entry in entries)
+    assert "test-auth-string" not in api.log_text()
+
+
+def test_listens_on_port(redis_server: RedisServer, api_factory: Callable[..., ApiProcess]) -> None:
+    api = api_factory(redis_server)
+    assert httpx.get(f"http://127.0.0.1:{api.port}/healthz").json() == {"status": "alive"}
+
+
+def test_sigterm_finishes_in_flight_requests_and_exits_0(
+    redis_server: RedisServer, api_factory: Callable[..., ApiProcess]
+) -> None:
+    api = api_factory(redis_server)
+    assert api.process is not None and redis_server.process is not None
+    # A request in flight when SIGTERM arrives: readyz waiting on a hung Redis (~1 s).
+    redis_server.process.send_signal(signal.SIGSTOP)
+    results: list[int] = []
+    request = threading.Thread(target=lambda: results.append(httpx.get(f"{api.url}/readyz", timeout=5).status_code))
+    request.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    api.process.send_signal(signal.SIGTERM)
+    code = api.process.wait(10)
+    request.join(5)
+    redis_server.process.send_signal(signal.SIGCONT)
+
+    assert code == 0
+    assert results == [503]  # answered, not cut off
+    assert time.monotonic() - started < 5
+    assert "Application shutdown complete." in api.log_text()
