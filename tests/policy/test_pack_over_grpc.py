@@ -32,29 +32,35 @@ PACK_DIR = Path(__file__).resolve().parents[2] / "policy"
 
 
 @pytest.fixture(scope="module")
-def analyzer() -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
+def analyzer(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
     env = {
         **os.environ,
         "PULUMI_STACK": "prod",
         "PULUMI_PROJECT": "cloudrun-celery",
         "PULUMI_DRY_RUN": "false",
     }
+    # A file, not a pipe, for stderr: nobody drains it while the tests run.
+    stderr_path = tmp_path_factory.mktemp("policy-pack") / "stderr.log"
+    stderr_file = stderr_path.open("wb")
     # The engine address is only used for logging errors; nothing listens there.
     process = subprocess.Popen(
         [sys.executable, "-m", "pulumi.policy", "127.0.0.1:1", "."],
         cwd=PACK_DIR,
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=stderr_file,
     )
     try:
         assert process.stdout is not None
         line = process.stdout.readline().decode().strip()
         if not line.isdigit():
             process.kill()
-            _, stderr = process.communicate(timeout=10)
+            process.wait(timeout=10)
+            stderr_file.flush()
             pytest.fail(
-                f"policy pack did not print its port: {line!r}\n{stderr.decode()}"
+                f"policy pack did not print its port: {line!r}\n{stderr_path.read_text()}"
             )
         channel = grpc.insecure_channel(f"127.0.0.1:{line}")
         grpc.channel_ready_future(channel).result(timeout=20)
@@ -63,6 +69,7 @@ def analyzer() -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+        stderr_file.close()
 
 
 def _struct(props: Mapping[str, Any]) -> struct_pb2.Struct:
