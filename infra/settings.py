@@ -212,6 +212,28 @@ WORKER_KEYS = frozenset(
     }
 )
 SECRET_KEYS = ("apiKeys", "appSecretValues")
+# Secret ids the stack itself uses, and env vars the runtime contract already defines.
+RESERVED_SECRET_NAMES = frozenset({"redis-url", "redis-ca", "api-keys"})
+RESERVED_ENV_VARS = frozenset(
+    {
+        "PORT",
+        "REDIS_URL",
+        "RESULT_BACKEND_URL",
+        "REDIS_CA_FILE",
+        "REDIS_CONNECT_TIMEOUT_SECONDS",
+        "TASK_TIME_LIMIT_SECONDS",
+        "VISIBILITY_TIMEOUT_SECONDS",
+        "RESULT_TTL_SECONDS",
+        "API_KEYS",
+        "API_KEYS_FILE",
+        "IDEMPOTENCY_WINDOW_SECONDS",
+        "MAX_BODY_BYTES",
+        "WORKER_QUEUES",
+        "WORKER_POOL",
+        "WORKER_CONCURRENCY",
+        "LOG_LEVEL",
+    }
+)
 
 T = TypeVar("T")
 
@@ -768,6 +790,16 @@ def _app_secrets(reader: _Reader) -> tuple[AppSecret, ...]:
                     )
                 elif name in names:
                     reader.fail("appSecrets", name, "each name once")
+                elif (
+                    name in RESERVED_SECRET_NAMES or _env_var(name) in RESERVED_ENV_VARS
+                ):
+                    reader.fail(
+                        "appSecrets",
+                        name,
+                        "a name that is not one of the stack's own secrets "
+                        f"({', '.join(sorted(RESERVED_SECRET_NAMES))}) and whose env var "
+                        f"{_env_var(name)} is not set by the runtime contract",
+                    )
                 else:
                     names.append(name)
     values: Mapping[str, Any] = {}
@@ -796,11 +828,15 @@ def _app_secrets(reader: _Reader) -> tuple[AppSecret, ...]:
     return tuple(
         AppSecret(
             name=name,
-            env_var=name.upper().replace("-", "_"),
+            env_var=_env_var(name),
             value=pulumi.Output.secret(str(values[name])) if name in values else None,
         )
         for name in names
     )
+
+
+def _env_var(secret_name: str) -> str:
+    return secret_name.upper().replace("-", "_")
 
 
 def _api_keys(reader: _Reader) -> pulumi.Output[str] | None:

@@ -216,6 +216,13 @@ CASES: dict[str, tuple[str, dict[str, Any], list[str]]] = {
             "appSecretValues: got 'stripe-key'; allowed: a name listed in appSecrets (none)"
         ],
     ),
+    "app secret named like the broker URL": (
+        "dev",
+        {"appSecrets": ["redis-url"]},
+        [
+            "appSecrets: got 'redis-url'; allowed: a name that is not one of the stack's own secrets"
+        ],
+    ),
     "missing project": (
         "dev",
         {"gcp:project": None},
