@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast
 
@@ -211,7 +211,6 @@ WORKER_KEYS = frozenset(
         "pool",
     }
 )
-SECRET_KEYS = ("apiKeys", "appSecretValues")
 # Secret ids the stack itself uses, and env vars the runtime contract already defines.
 RESERVED_SECRET_NAMES = frozenset({"redis-url", "redis-ca", "api-keys"})
 RESERVED_ENV_VARS = frozenset(
@@ -317,12 +316,6 @@ class _Reader:
             self.fail(key, value, allowed)
             return default
         return value
-
-    def checked(
-        self, key: str, value: T, ok: Callable[[T], bool], allowed: str
-    ) -> None:
-        if not ok(value):
-            self.fail(key, value, allowed)
 
 
 def _show(value: Any) -> str:
