@@ -325,6 +325,8 @@ def test_api_service_matches_config_and_runtime_contract(stack_run: ProgramRun) 
     }
     assert container["ports"] == {"containerPort": 8080}
     assert container["startupProbe"]["httpGet"] == {"path": "/readyz", "port": 8080}
+    startup = container["startupProbe"]
+    assert startup["failureThreshold"] * startup["periodSeconds"] <= 240
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": 8080}
     env = env_of(container)
     assert env["REDIS_URL"]["secretKeyRef"]["secret"].endswith("-redis-url")
@@ -376,11 +378,9 @@ def test_one_worker_workload_per_queue_group(stack_run: ProgramRun) -> None:
             "path": "/healthz",
             "port": 8080,
         }
-        assert (
-            container["startupProbe"]["failureThreshold"]
-            * container["startupProbe"]["periodSeconds"]
-            >= 120
-        )
+        # Direct VPC egress can take a minute or more; Cloud Run caps a startup probe at 240 s.
+        startup = container["startupProbe"]
+        assert 120 <= startup["failureThreshold"] * startup["periodSeconds"] <= 240
         assert container["resources"]["limits"] == {
             "cpu": str(group["cpu"]),
             "memory": group["memory"],
