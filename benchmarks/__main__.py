@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
                       wall_seconds=round(time.monotonic() - started, 1))
         path = write_results(name + ("-quick" if args.quick else ""), record, results_dir)
         target = record["target"]
-        verdict = "met" if target["met"] else "MISSED"
+        verdict = "not judged (--quick)" if args.quick else ("met" if target["met"] else "MISSED")
         print(record["table"])
         print(f"\ntarget {target['what']}: measured {target['measured']:.3g} -> {verdict}"
               f"  ({record['wall_seconds']} s, raw: {path})", flush=True)

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from benchmarks.report import markdown_table, median, ratio
-from benchmarks.stack import ScratchDir, private_redis
+from benchmarks.stack import ScratchDir, private_redis, tree_cpu_seconds
 from benchmarks.workers import RunningVariant, VariantSpec, rotated, running_variants
 
 WARNING = (("LOG_LEVEL", "WARNING"),)
@@ -31,12 +31,15 @@ BASELINE = "celery-defaults"
 
 def measure_once(variant: RunningVariant, n: int) -> dict[str, float]:
     variant.reset_results()
+    cpu_before = tree_cpu_seconds(variant.process.pid)
     start = time.perf_counter()
     variant.publish("add", n, {"x": 2, "y": 3})
     published = time.perf_counter() - start
     variant.wait_done(n, timeout=max(60.0, n / 50))
     elapsed = time.perf_counter() - start
-    return {"tasks_per_s": n / elapsed, "seconds": elapsed, "publish_seconds": published}
+    worker_cpu = tree_cpu_seconds(variant.process.pid) - cpu_before
+    return {"tasks_per_s": n / elapsed, "seconds": elapsed, "publish_seconds": published,
+            "worker_cpu_ms_per_task": worker_cpu * 1000 / n}
 
 
 def run(quick: bool) -> dict[str, Any]:
@@ -56,19 +59,19 @@ def run(quick: bool) -> dict[str, Any]:
             "variant": spec.name, "description": spec.description,
             "median_tasks_per_s": median(rates), "min": min(rates), "max": max(rates),
             "ratio_vs_defaults": ratio(median(rates), base),
+            "median_worker_cpu_ms_per_task": median([s["worker_cpu_ms_per_task"] for s in samples[spec.name]]),
         })
-    ours = next(row for row in summary if row["variant"] == "ours")
+    ours_ratio = ratio(median([s["tasks_per_s"] for s in samples["ours"]]), base)
     table = markdown_table(
-        ["variant", "median tasks/s", "min", "max", f"× {BASELINE}", "what"],
-        [[r["variant"], r["median_tasks_per_s"], r["min"], r["max"], r["ratio_vs_defaults"], r["description"]]
-         for r in summary],
+        ["variant", "median tasks/s", "min", "max", f"× {BASELINE}", "worker CPU ms/task", "what"],
+        [[r["variant"], r["median_tasks_per_s"], r["min"], r["max"], r["ratio_vs_defaults"],
+          r["median_worker_cpu_ms_per_task"], r["description"]] for r in summary],
     )
     return {
         "name": "end-to-end",
         "parameters": {"tasks_per_round": n, "rounds": rounds, "task": "add", "logs": str(scratch.path)},
         "samples": samples,
         "summary": summary,
-        "target": {"what": "ours >= 0.9x celery-defaults", "measured": ours["ratio_vs_defaults"],
-                   "met": ours["ratio_vs_defaults"] >= 0.9},
+        "target": {"what": "ours >= 0.9x celery-defaults", "measured": ours_ratio, "met": ours_ratio >= 0.9},
         "table": table,
     }

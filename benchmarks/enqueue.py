@@ -13,12 +13,22 @@ import os
 import secrets
 import subprocess
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from benchmarks.report import markdown_table, median, ratio
 from benchmarks.stack import (
-    PYTHON, BenchmarkError, Process, ScratchDir, base_env, free_port, http_ok, private_redis, redis_client,
+    PYTHON,
+    BenchmarkError,
+    Process,
+    ScratchDir,
+    base_env,
+    free_port,
+    http_ok,
+    private_redis,
+    redis_client,
+    tree_cpu_seconds,
     wait_for,
 )
 
@@ -29,15 +39,18 @@ CONNECTIONS = 50
 TARGET_RATIO = 0.5
 
 
-def wrk(url: str, seconds: int, api_key: str) -> dict[str, Any]:
+def wrk(url: str, seconds: int, api_key: str, server_pid: int | None = None) -> dict[str, Any]:
     argv = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "5s", "-s", str(LUA), url]
     env = {**os.environ, "BENCH_API_KEY": api_key, "BENCH_BODY": BODY}
-    out = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=seconds + 30)
+    cpu_before = tree_cpu_seconds(server_pid) if server_pid else 0.0
+    out = subprocess.run(argv, check=False, capture_output=True, text=True, env=env, timeout=seconds + 30)
+    cpu = tree_cpu_seconds(server_pid) - cpu_before if server_pid else float("nan")
     lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
     if out.returncode != 0 or not lines:
         raise BenchmarkError(f"wrk failed ({out.returncode}): {out.stdout[-2000:]}{out.stderr[-2000:]}")
     result: dict[str, Any] = json.loads(lines[-1])
     result["req_per_s"] = result["requests"] / (result["duration_us"] / 1e6)
+    result["server_cpu_ms_per_request"] = cpu * 1000 / max(result["requests"], 1)
     errors = sum(v for k, v in result.items() if k.startswith("errors_"))
     if errors > 0.01 * max(result["requests"], 1):
         raise BenchmarkError(f"{url}: {errors} of {result['requests']} requests failed: {result}")
@@ -57,51 +70,61 @@ def run(quick: bool) -> dict[str, Any]:
     seconds, rounds = (2, 1) if quick else (10, 5)
     api_key = secrets.token_urlsafe(16)
     scratch = ScratchDir()
-    samples: dict[str, list[dict[str, Any]]] = {"api": [], "bare": []}
     with private_redis() as server:
-        api_port, bare_port = free_port(), free_port()
-        api = Process("api", [PYTHON, "-m", "api"],
-                      base_env(REDIS_URL=server.url, API_KEYS=api_key, PORT=str(api_port)), scratch.log("api"))
-        bare = Process("bare", [PYTHON, "-m", "benchmarks.fixtures.bare_api"],
-                       base_env(PORT=str(bare_port)), scratch.log("bare"))
+        api_env = {"REDIS_URL": server.url, "API_KEYS": api_key}
+        # name -> (argv, extra environment, readiness path). "api" is python -m api with its defaults.
+        variants: dict[str, tuple[list[str], dict[str, str], str]] = {
+            "bare": ([PYTHON, "-m", "benchmarks.fixtures.bare_api"], {}, "/healthz"),
+            "api": ([PYTHON, "-m", "api"], api_env, "/readyz"),
+        }
+        if not quick:  # what the per-request access log line costs
+            variants["api-log-warning"] = ([PYTHON, "-m", "api"], {**api_env, "LOG_LEVEL": "WARNING"}, "/readyz")
+        samples: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
+        processes: dict[str, Process] = {}
+        urls: dict[str, str] = {}
         try:
-            api.start()
-            bare.start()
-            wait_for(lambda: http_ok(f"http://127.0.0.1:{api_port}/readyz"), 60, "API /readyz", api)
-            wait_for(lambda: http_ok(f"http://127.0.0.1:{bare_port}/healthz"), 60, "bare endpoint", bare)
-            urls = {"api": f"http://127.0.0.1:{api_port}{PATH}", "bare": f"http://127.0.0.1:{bare_port}{PATH}"}
+            for name, (argv, extra, ready) in variants.items():
+                port = free_port()
+                process = Process(name, argv, base_env(PORT=str(port), **extra), scratch.log(name)).start()
+                processes[name] = process
+                base = f"http://127.0.0.1:{port}"
+                wait_for(partial(http_ok, base + ready), 60, f"{name} {ready}", process)
+                urls[name] = base + PATH
             for name, url in urls.items():  # warm-up, not recorded
                 wrk(url, 1, api_key)
             empty_queues(server.url)
-            order = ["bare", "api"]
+            order = list(variants)
             for round_index in range(rounds):
-                for name in order if round_index % 2 == 0 else reversed(order):
-                    result = wrk(urls[name], seconds, api_key)
+                shift = round_index % len(order)
+                for name in order[shift:] + order[:shift]:
+                    result = wrk(urls[name], seconds, api_key, processes[name].pid)
                     result["keys_deleted_after"] = empty_queues(server.url)
-                    api.check_alive()
-                    bare.check_alive()
+                    for process in processes.values():
+                        process.check_alive()
                     samples[name].append(result)
                     time.sleep(0.5)
-            if samples["api"] and samples["api"][-1]["keys_deleted_after"] == 0:
-                raise BenchmarkError("the API answered but queued nothing in Redis; is it using REDIS_URL?")
+            if samples["api"][-1]["keys_deleted_after"] == 0:
+                raise BenchmarkError("the API answered 202 but queued nothing in Redis; is it using REDIS_URL?")
         finally:
-            api.stop()
-            bare.stop()
+            for process in processes.values():
+                process.stop()
+    bare_rate = median([r["req_per_s"] for r in samples["bare"]])
     summary = []
-    for name in ("bare", "api"):
-        s = samples[name]
+    for name, runs in samples.items():
+        rate = median([r["req_per_s"] for r in runs])
         summary.append({
             "variant": name,
-            "median_req_per_s": median([r["req_per_s"] for r in s]),
-            "median_p50_ms": median([r["p50_us"] / 1000 for r in s]),
-            "median_p99_ms": median([r["p99_us"] / 1000 for r in s]),
+            "median_req_per_s": rate,
+            "ratio_vs_bare": ratio(rate, bare_rate),
+            "median_p50_ms": median([r["p50_us"] / 1000 for r in runs]),
+            "median_p99_ms": median([r["p99_us"] / 1000 for r in runs]),
+            "median_server_cpu_ms_per_request": median([r["server_cpu_ms_per_request"] for r in runs]),
         })
-    bare_row, api_row = summary
-    api_ratio = ratio(api_row["median_req_per_s"], bare_row["median_req_per_s"])
+    api_ratio = ratio(median([r["req_per_s"] for r in samples["api"]]), bare_rate)
     table = markdown_table(
-        ["endpoint", "median req/s", "median p50 (ms)", "median p99 (ms)", "× bare"],
-        [[r["variant"], r["median_req_per_s"], r["median_p50_ms"], r["median_p99_ms"],
-          ratio(r["median_req_per_s"], bare_row["median_req_per_s"])] for r in summary],
+        ["endpoint", "median req/s", "× bare", "median p50 (ms)", "median p99 (ms)", "server CPU ms/request"],
+        [[r["variant"], r["median_req_per_s"], r["ratio_vs_bare"], r["median_p50_ms"], r["median_p99_ms"],
+          r["median_server_cpu_ms_per_request"]] for r in summary],
     )
     return {
         "name": "enqueue",

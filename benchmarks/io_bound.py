@@ -52,7 +52,8 @@ def run(quick: bool) -> dict[str, Any]:
             "median_tasks_per_s": median(rates), "ideal_tasks_per_s": concurrency[spec.name] / latency,
             "peak_rss_mib": peak / 1024**2, "ratio_vs_prefork_2": ratio(median(rates), base),
         })
-    ours = summary[0]
+    ours_ratio = ratio(median([s["tasks_per_s"] for s in samples["ours"]]), base)
+    ours_peak = max(s["peak_rss_bytes"] for s in samples["ours"])
     table = markdown_table(
         ["variant", "concurrency", "median tasks/s", "ideal tasks/s", "peak RSS (MiB, tree)", f"× {BASELINE}"],
         [[r["variant"], r["concurrency"], r["median_tasks_per_s"], r["ideal_tasks_per_s"], r["peak_rss_mib"],
@@ -63,7 +64,7 @@ def run(quick: bool) -> dict[str, Any]:
         "parameters": {"latency_seconds": latency, "waves": waves, "rounds": rounds, "logs": str(scratch.path)},
         "samples": samples,
         "summary": summary,
-        "target": {"what": ">= 20x prefork-2 within 2 GiB RSS", "measured": ours["ratio_vs_prefork_2"],
-                   "met": ours["ratio_vs_prefork_2"] >= 20 and ours["peak_rss_mib"] * 1024**2 <= RSS_LIMIT},
+        "target": {"what": ">= 20x prefork-2 within 2 GiB RSS", "measured": ours_ratio,
+                   "met": ours_ratio >= 20 and ours_peak <= RSS_LIMIT},
         "table": table,
     }

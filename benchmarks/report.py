@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import platform
 import statistics
@@ -55,7 +56,7 @@ def _version(package: str) -> str:
 
 def _command_version(argv: list[str]) -> str:
     try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+        out = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return "not installed"
     text = (out.stdout or out.stderr).strip().splitlines()
@@ -83,7 +84,7 @@ def machine_info() -> dict[str, Any]:
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     def cell(value: object) -> str:
         if isinstance(value, float):
-            if value != value:  # NaN
+            if math.isnan(value):
                 return "n/a"
             return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
         return str(value)

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import redis
 
@@ -127,10 +128,11 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str, process: 
         if process is not None:
             process.check_alive()
         try:
-            if predicate():
-                return
-        except Exception:  # noqa: BLE001 - not ready yet
-            pass
+            ready = predicate()
+        except Exception:  # noqa: BLE001 - a probe that raises means "not ready yet"
+            ready = False
+        if ready:
+            return
         time.sleep(interval)
     detail = f"; last lines of {process.log_path}:\n{process.tail()}" if process else ""
     raise BenchmarkError(f"timed out after {timeout:.0f}s waiting for {what}{detail}")
@@ -183,6 +185,20 @@ def tree_rss_bytes(root: int) -> int:
     return total
 
 
+def tree_cpu_seconds(root: int) -> float:
+    """User + system CPU of a process tree so far, including children it has already reaped
+    (prefork recycles its children); a cost per task that a busy shared machine distorts less
+    than wall-clock throughput."""
+    ticks = 0
+    for pid in tree_pids(root):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 class PeakRss:
     """Samples the RSS of a process tree every ``interval`` seconds in a thread; ``peak`` is the max."""
 
@@ -196,7 +212,7 @@ class PeakRss:
             self.peak = max(self.peak, tree_rss_bytes(self.root))
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> PeakRss:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -208,5 +224,5 @@ class PeakRss:
 
 __all__ = [
     "BenchmarkError", "PeakRss", "Process", "ScratchDir", "base_env", "ensure_tools", "free_port",
-    "http_ok", "private_redis", "redis_client", "redis_url", "tree_rss_bytes", "wait_for",
+    "http_ok", "private_redis", "redis_client", "redis_url", "tree_cpu_seconds", "tree_rss_bytes", "wait_for",
 ]

@@ -6,6 +6,7 @@ several can run side by side and be measured alternately without reading each ot
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -13,13 +14,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from celery import Celery
+from task_contract import BrokerSettings, celery_connection_config
 
 from benchmarks.fixtures import seed000
 from benchmarks.stack import (
-    PYTHON, BenchmarkError, Process, ScratchDir, base_env, free_port, http_ok, redis_client, redis_url,
+    PYTHON,
+    BenchmarkError,
+    Process,
+    ScratchDir,
+    base_env,
+    free_port,
+    http_ok,
+    redis_client,
+    redis_url,
     wait_for,
 )
-from task_contract import BrokerSettings, celery_connection_config
 from tests.support.redis_server import RedisServer
 from tests.support.worker_process import WorkerProcess
 
@@ -39,6 +48,7 @@ class VariantSpec:
     stores_results: bool = True
     env: tuple[tuple[str, str], ...] = ()  # extra environment, e.g. (("LOG_LEVEL", "WARNING"),)
     with_probe: bool = False  # ours only: also load benchmarks/fixtures/pickup_probe.py
+    overrides: tuple[tuple[str, Any], ...] = ()  # ours only: Celery settings changed (investigations)
 
 
 class HelperWorker:
@@ -143,10 +153,11 @@ def start_variant(spec: VariantSpec, server: RedisServer, db_pair: int, scratch:
         settings = BrokerSettings(redis_url=broker_url, result_backend_url=results_url)
         client = _client(spec.name, celery_connection_config(settings))
         queues = {"add": "high", "external_call": "default", "bench.pickup_probe": "high"}
-        if spec.with_probe:
+        if spec.with_probe or spec.overrides:
             port = free_port()
-            env["PORT"] = str(port)
-            argv = [PYTHON, "-m", "benchmarks.fixtures.probe_worker"]
+            env.update(PORT=str(port), BENCH_WITH_PROBE="1" if spec.with_probe else "0",
+                       BENCH_CELERY_OVERRIDES=json.dumps(dict(spec.overrides)))
+            argv = [PYTHON, "-m", "benchmarks.fixtures.worker_variant"]
             health_url = f"http://127.0.0.1:{port}/healthz"
         else:
             # The worker engineers' own launcher (python -m worker), which waits for /healthz 200.
