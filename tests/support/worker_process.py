@@ -119,6 +119,8 @@ class WorkerProcess:
         try:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:
+            self.process.send_signal(signal.SIGUSR1)  # python -m worker dumps its threads' stacks
+            time.sleep(1)
             raise AssertionError(
                 f"worker pid {self.pid} still running {timeout:.0f}s after {sig.name}\n{self.describe()}"
             ) from None

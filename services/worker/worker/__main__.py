@@ -7,7 +7,9 @@ reaches Celery directly).
 
 from __future__ import annotations
 
+import faulthandler
 import os
+import signal
 import sys
 import uuid
 
@@ -33,6 +35,8 @@ def argv_for(queues: tuple[str, ...], log_level: str) -> list[str]:
 
 
 def main() -> int:
+    # `kill -USR1 <pid>` prints every thread's stack: how to see where a stuck worker is stuck.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     from worker.config import SettingsError
 
     try:

@@ -18,9 +18,15 @@ logger = logging.getLogger(__name__)
 
 class ThreadTaskPool(thread.TaskPool):  # type: ignore[misc]
     def on_stop(self) -> None:
-        running = sum(1 for t in self.executor._threads if t.is_alive())
-        if running:
-            logger.warning("stopping the thread pool without waiting for %d running thread(s)", running)
+        # Celery calls this from the SIGTERM handler, on the thread that submits tasks. If the signal
+        # interrupted submit(), that frame holds the executor's (non-reentrant) shutdown lock, and
+        # shutdown() would wait for it forever. Then skip it: nothing is queued behind a full pool
+        # (prefetch 1), and the process exits next.
+        lock = self.executor._shutdown_lock
+        if not lock.acquire(blocking=False):
+            logger.warning("thread pool busy starting a thread; stopping without shutting the executor down")
+            return
+        lock.release()
         self.executor.shutdown(wait=False, cancel_futures=True)
 
     def terminate_job(self, pid: int | None, signal: int | None = None) -> None:

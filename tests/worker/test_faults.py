@@ -1,0 +1,144 @@
+"""Faults, with real redis-server and real worker processes and signals.
+
+- SIGKILL mid-task: the task completes once a worker is back (at least once).
+- SIGTERM mid-task: the worker exits within Cloud Run's 10 s and the task is requeued or finished.
+- Redis restarted while the worker is idle, and while it is busy: the same process resumes consuming.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import time
+from collections import Counter
+
+import pytest
+
+from tests.support.ports import wait_until
+from tests.support.worker_process import WorkerProcess, celery_client, queue_depth, unacked
+
+pytestmark = pytest.mark.slow
+
+# Cloud Run sends SIGKILL this long after SIGTERM.
+CLOUD_RUN_GRACE_SECONDS = 10.0
+POOLS = [
+    pytest.param({}, id="threads"),
+    pytest.param({"WORKER_POOL": "prefork", "WORKER_CONCURRENCY": "2"}, id="prefork"),
+]
+
+
+def started(worker: WorkerProcess, task_id: str, timeout: float = 30) -> None:
+    """Wait until the worker has begun ``task_id`` (Celery logs the receipt; track_started sets STARTED)."""
+    worker.wait_for_output(f"[{task_id}] received", timeout)
+
+
+def successes(*workers: WorkerProcess) -> Counter[str]:
+    """How many times each task id succeeded, across the workers' logs."""
+    ids = Counter[str]()
+    for worker in workers:
+        ids.update(re.findall(r"Task \w+\[([0-9a-f-]{36})\] succeeded", worker.output()))
+    return ids
+
+
+@pytest.mark.parametrize("pool", POOLS)
+def test_sigkill_mid_task_the_task_completes_on_the_next_worker(redis_server, worker_factory, pool):
+    # A short visibility timeout, so the abandoned message is redelivered within the test.
+    timing = {"TASK_TIME_LIMIT_SECONDS": "4", "VISIBILITY_TIMEOUT_SECONDS": "5"}
+    first = worker_factory(redis_server, **pool, **timing)
+    client = celery_client(redis_server, task_time_limit_seconds=4, visibility_timeout_seconds=5)
+    result = client.send_task("external_call", kwargs={"latency_seconds": 2})
+    started(first, result.id)
+
+    first.kill()  # SIGKILL, the whole process group: nothing runs any cleanup
+
+    assert not result.ready(), "the task finished before the kill; the test proves nothing"
+    assert unacked(redis_server) == 1, "the killed worker's message should wait, unacked, in Redis"
+    second = worker_factory(redis_server, **pool, **timing)
+    assert result.get(timeout=60)["latency_seconds"] >= 2
+    wait_until(lambda: successes(second)[result.id] == 1, 10, "the second worker to log the success")
+    assert unacked(redis_server) == 0 and queue_depth(redis_server, "default") == 0
+
+
+@pytest.mark.parametrize("pool", POOLS)
+def test_sigterm_mid_task_exits_within_10s_and_requeues_the_task(redis_server, worker_factory, pool):
+    first = worker_factory(redis_server, **pool)
+    client = celery_client(redis_server)
+    # Longer than the soft shutdown window: it cannot finish, so it must be requeued.
+    result = client.send_task("external_call", kwargs={"latency_seconds": 12})
+    started(first, result.id)
+
+    elapsed = first.stop(signal.SIGTERM, timeout=30)
+
+    print(f"{pool or 'threads'}: exited {elapsed:.2f}s after SIGTERM")
+    assert elapsed < CLOUD_RUN_GRACE_SECONDS, f"exited {elapsed:.1f}s after SIGTERM\n{first.describe()}"
+    assert not result.ready()
+    assert queue_depth(redis_server, "default") == 1, f"task not requeued\n{first.describe()}"
+    assert unacked(redis_server) == 0
+    second = worker_factory(redis_server, **pool)
+    assert result.get(timeout=60)["latency_seconds"] >= 12
+    wait_until(lambda: successes(second)[result.id] == 1, 10, "the second worker to log the success")
+    assert successes(first, second) == {result.id: 1}
+
+
+@pytest.mark.parametrize("pool", POOLS)
+def test_sigterm_mid_short_task_lets_it_finish_within_10s(redis_server, worker_factory, pool):
+    worker = worker_factory(redis_server, **pool)
+    client = celery_client(redis_server)
+    result = client.send_task("external_call", kwargs={"latency_seconds": 2})
+    started(worker, result.id)
+
+    elapsed = worker.stop(signal.SIGTERM, timeout=30)
+
+    assert elapsed < CLOUD_RUN_GRACE_SECONDS, f"exited {elapsed:.1f}s after SIGTERM\n{worker.describe()}"
+    assert result.get(timeout=10)["latency_seconds"] >= 2
+    assert queue_depth(redis_server, "default") == 0 and unacked(redis_server) == 0
+
+
+def test_redis_restart_while_idle_the_same_worker_resumes(redis_server, worker_factory):
+    worker = worker_factory(redis_server)
+    pid = worker.pid
+
+    redis_server.restart()
+
+    worker.wait_healthy(timeout=60)
+    client = celery_client(redis_server)
+    assert client.send_task("add", kwargs={"x": 1, "y": 1}).get(timeout=60) == 2
+    assert worker.alive() and worker.pid == pid
+
+
+def test_health_goes_503_while_redis_is_down_and_back_to_200_by_itself(redis_server, worker_factory):
+    worker = worker_factory(redis_server)
+
+    redis_server.stop()
+    t0 = time.monotonic()
+    worker.wait_health(503, timeout=15)
+    noticed = time.monotonic() - t0
+    time.sleep(3)  # still down: it must stay 503, not flap back
+    assert worker.health() == 503
+
+    redis_server.start()
+    worker.wait_healthy(timeout=60)
+    print(f"503 after {noticed:.2f}s; back to 200 by itself")
+    assert noticed < 5, f"a dead broker took {noticed:.1f}s to show on /healthz"
+    assert celery_client(redis_server).send_task("add", kwargs={"x": 2, "y": 2}).get(timeout=60) == 4
+
+
+def test_redis_restart_while_busy_the_same_worker_resumes_and_runs_nothing_twice(redis_server, worker_factory):
+    worker = worker_factory(redis_server)
+    pid = worker.pid
+    client = celery_client(redis_server)
+    busy = [client.send_task("external_call", kwargs={"latency_seconds": 4}) for _ in range(3)]
+    for result in busy:
+        started(worker, result.id)
+
+    # redis-server here keeps no data across a restart (like Memorystore BASIC): the in-flight
+    # messages are gone from Redis, and the tasks keep running in the worker.
+    redis_server.restart()
+
+    worker.wait_healthy(timeout=60)
+    after = [client.send_task("add", kwargs={"x": i, "y": i}) for i in range(5)]
+    assert [r.get(timeout=60) for r in after] == [2 * i for i in range(5)]
+    assert worker.alive() and worker.pid == pid
+    wait_until(lambda: all(successes(worker)[r.id] == 1 for r in busy), 30, "the in-flight tasks to finish")
+    runs = successes(worker)
+    assert all(count == 1 for count in runs.values()), f"a task ran twice: {runs}\n{worker.describe()}"
