@@ -82,6 +82,7 @@ class ApiService(pulumi.ComponentResource):
             location=args.region,
             name=args.service_name,
             ingress="INGRESS_TRAFFIC_ALL",
+            labels={"app": "cloudrun-celery", "role": "api"},
             deletion_protection=args.deletion_protection,
             template=template,
             opts=pulumi.ResourceOptions(

@@ -96,6 +96,8 @@ class WorkerService(pulumi.ComponentResource):
             "cpu": group.size.cpu,
             "memory": group.size.memory,
         }
+        # The policy pack (policy/) recognises workers by this label: they must never be public.
+        labels = {"app": "cloudrun-celery", "role": "worker", "worker-group": group.name}
         self.service = None
         self.pool = None
         if group.kind == "workerPool":
@@ -119,6 +121,7 @@ class WorkerService(pulumi.ComponentResource):
                 project=args.project,
                 location=args.region,
                 name=args.service_name,
+                labels=labels,
                 deletion_protection=args.deletion_protection,
                 # Worker pools are billed per instance and scale manually: run minInstances.
                 scaling={
@@ -165,6 +168,7 @@ class WorkerService(pulumi.ComponentResource):
                 name=args.service_name,
                 # Internal ingress and no invoker bindings: nothing outside the VPC calls it.
                 ingress="INGRESS_TRAFFIC_INTERNAL_ONLY",
+                labels=labels,
                 deletion_protection=args.deletion_protection,
                 template=template,
                 opts=child,

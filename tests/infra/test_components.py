@@ -367,6 +367,8 @@ def test_one_worker_workload_per_queue_group(stack_run: ProgramRun) -> None:
             WORKER_POOL if group.get("kind") == "workerPool" else RUN_SERVICE
         )
         assert workload.type_ == expected_type
+        # The policy pack recognises workers by this label.
+        assert workload.inputs["labels"]["role"] == "worker"
         (container,) = workload.inputs["template"]["containers"]
         env = env_of(container)
         assert env["WORKER_QUEUES"] == ",".join(group["queues"])
