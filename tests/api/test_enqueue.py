@@ -135,3 +135,12 @@ def test_concurrent_submits_with_one_key_enqueue_once(client: TestClient, redis_
     assert {r.status_code for r in responses} == {202}
     assert len({r.json()["task_id"] for r in responses}) == 1
     assert queue_depth(redis_server, "high") == 1
+
+
+def test_integral_floats_are_integers_as_in_json_schema(client: TestClient, redis_server: RedisServer) -> None:
+    response = client.post("/v1/tasks/add", json={"x": 3.0, "y": -2}, headers=AUTH)
+
+    assert response.status_code == 202, response.text
+    [message] = queued_messages(redis_server, "high")
+    _, kwargs, _ = json.loads(base64.b64decode(str(message["body"])))
+    assert kwargs == {"x": 3, "y": -2} and isinstance(kwargs["x"], int)

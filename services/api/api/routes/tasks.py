@@ -22,6 +22,7 @@ from fastapi import (
     Response,
     status,
 )
+from pydantic import ConfigDict, model_validator
 from task_contract import TASKS, TaskSpec
 from task_contract.catalog import Payload
 
@@ -96,6 +97,43 @@ def accepted(response: Response, spec: TaskSpec, task_id: str, *, replayed: bool
     )
 
 
+class JsonSchemaPayload(Payload):
+    """JSON Schema's types at the edge: no ``false`` or ``"3"`` for an integer, but ``3.0`` is one.
+
+    pydantic's lax mode coerces booleans and numeric strings, which the published schema
+    does not allow; its strict mode refuses ``3.0``, which JSON Schema's ``integer`` allows.
+    """
+
+    model_config = ConfigDict(strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _integral_floats_are_integers(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        fields = cls.model_fields
+        return {
+            key: int(value)
+            if isinstance(value, float) and value.is_integer() and key in fields and fields[key].annotation is int
+            else value
+            for key, value in data.items()
+        }
+
+
+def edge_payload_model(spec: TaskSpec) -> type[Payload]:
+    """The task's payload model with JSON Schema's typing (``JsonSchemaPayload``), under the same name.
+
+    Subclassed here rather than changed in the contract: the worker keeps validating the
+    (already JSON-typed) kwargs as it does.
+    """
+    model: type[Payload] = type(
+        spec.payload.__name__,
+        (spec.payload, JsonSchemaPayload),
+        {"__doc__": spec.payload.__doc__, "__module__": __name__},
+    )
+    return model
+
+
 def enqueue_route(spec: TaskSpec) -> Callable[..., Awaitable[TaskAccepted]]:
     """``enqueue`` bound to one task, with the body typed as that task's payload model (for validation and OpenAPI)."""
 
@@ -104,7 +142,7 @@ def enqueue_route(spec: TaskSpec) -> Callable[..., Awaitable[TaskAccepted]]:
 
     signature = inspect.signature(enqueue)
     parameters = [
-        param.replace(annotation=Annotated[spec.payload, Body(description=spec.payload.__doc__)])
+        param.replace(annotation=Annotated[edge_payload_model(spec), Body(description=spec.payload.__doc__)])
         if name == "payload"
         else param
         for name, param in signature.parameters.items()
