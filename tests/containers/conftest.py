@@ -7,12 +7,10 @@ the reason when it cannot: the container tests never skip.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 
 import pytest
 
 from tests.support.podman import BASE_IMAGE, SERVICES_DIR, Podman, PodmanError
-from tests.support.redis_server import RedisServer
 
 API_IMAGE = "localhost/cloudrun-celery-api:test"
 WORKER_IMAGE = "localhost/cloudrun-celery-worker:test"
@@ -45,10 +43,3 @@ def images(podman: Podman) -> dict[str, str]:
     except PodmanError as exc:
         pytest.fail(f"building the images failed: {exc}", pytrace=False)
 
-
-@pytest.fixture(scope="module")
-def module_redis() -> Iterator[RedisServer]:
-    """One redis-server with AUTH for a whole module: containers are slower to start than Redis."""
-    server = RedisServer(password="container-test-auth").start()
-    yield server
-    server.cleanup()

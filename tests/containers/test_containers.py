@@ -73,13 +73,13 @@ Start = Callable[..., Running]
 
 
 @pytest.fixture
-def start(podman: Podman, images: dict[str, str], module_redis: RedisServer) -> Iterator[Start]:
+def start(podman: Podman, images: dict[str, str], redis_server: RedisServer) -> Iterator[Start]:
     """``start("api"|"worker", **env)``: a container on a free ``$PORT``, removed at teardown."""
     started: list[Running] = []
 
     def run(service: str, **env: str) -> Running:
         port = free_port()
-        environment = {"PORT": str(port), "REDIS_URL": module_redis.url, "LOG_LEVEL": "INFO", **env}
+        environment = {"PORT": str(port), "REDIS_URL": redis_server.url, "LOG_LEVEL": "INFO", **env}
         if service == "api":
             environment.setdefault("API_KEYS", API_KEY)
         name = f"cloudrun-celery-test-{service}-{uuid.uuid4().hex[:8]}"
@@ -207,7 +207,7 @@ def queued_messages(redis: RedisServer, queue: str) -> int:
 
 
 def test_worker_stopped_mid_task_requeues_it_for_the_next_worker(
-    api: Running, worker: Running, start: Start, module_redis: RedisServer
+    api: Running, worker: Running, start: Start, redis_server: RedisServer
 ) -> None:
     # Longer than the whole grace period: the worker cannot finish it, so it must requeue it.
     task_id = submit(api, "external_call", {"latency_seconds": 20})
@@ -215,7 +215,7 @@ def test_worker_stopped_mid_task_requeues_it_for_the_next_worker(
 
     stop_and_check_clean_exit(worker)
     assert task_state(api, task_id)["state"] != "SUCCESS"
-    assert queued_messages(module_redis, "default") == 1, "the interrupted task is back on its queue"
+    assert queued_messages(redis_server, "default") == 1, "the interrupted task is back on its queue"
 
     replacement = start("worker")
     wait_healthy(replacement)
