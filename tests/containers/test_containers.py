@@ -12,7 +12,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,16 +74,21 @@ Start = Callable[..., Running]
 
 @pytest.fixture
 def start(podman: Podman, images: dict[str, str], redis_server: RedisServer) -> Iterator[Start]:
-    """``start("api"|"worker", **env)``: a container on a free ``$PORT``, removed at teardown."""
+    """``start("api"|"worker", redis=..., volumes=..., **env)``: a container on a free ``$PORT``.
+
+    It talks to ``redis`` (default: the test's AUTH redis-server) and is removed at teardown.
+    """
     started: list[Running] = []
 
-    def run(service: str, **env: str) -> Running:
+    def run(service: str, redis: RedisServer | None = None, volumes: Sequence[str] = (), **env: str) -> Running:
         port = free_port()
-        environment = {"PORT": str(port), "REDIS_URL": redis_server.url, "LOG_LEVEL": "INFO", **env}
+        redis = redis or redis_server
+        environment = {"PORT": str(port), "REDIS_URL": redis.url, "LOG_LEVEL": "INFO", **env}
         if service == "api":
             environment.setdefault("API_KEYS", API_KEY)
         name = f"cloudrun-celery-test-{service}-{uuid.uuid4().hex[:8]}"
-        running = Running(podman.run_container(images[service], name, environment), port)
+        extra_args = [arg for volume in volumes for arg in ("--volume", volume)]
+        running = Running(podman.run_container(images[service], name, environment, extra_args), port)
         started.append(running)
         return running
 
@@ -222,3 +227,19 @@ def test_worker_stopped_mid_task_requeues_it_for_the_next_worker(
     result = wait_for_state(api, task_id, {"SUCCESS", "FAILURE"}, timeout=60)
     assert result["state"] == "SUCCESS", result
     stop_and_check_clean_exit(replacement)
+
+
+def test_tls_redis_with_the_ca_mounted_as_on_cloud_run(
+    start: Start, redis_factory: Callable[..., RedisServer]
+) -> None:
+    """Memorystore with in-transit encryption: rediss:// and its CA mounted from Secret Manager as a file."""
+    redis = redis_factory(password="container-test-auth", tls=True)
+    assert redis.tls_files is not None
+    ca_mount = "/secrets/redis-ca/ca.pem"
+    tls = {"redis": redis, "volumes": [f"{redis.tls_files.ca}:{ca_mount}:ro"], "REDIS_CA_FILE": ca_mount}
+    api, worker = start("api", **tls), start("worker", **tls)
+    wait_healthy(api, "/readyz")
+    wait_healthy(worker)
+    task_id = submit(api, "add", {"x": 40, "y": 2})
+    result = wait_for_state(api, task_id, {"SUCCESS", "FAILURE"}, timeout=30)
+    assert (result["state"], result["result"]) == ("SUCCESS", 42), result
