@@ -160,6 +160,8 @@ def assert_runs_as_app_user_as_pid_1(running: Running, module: str) -> None:
     container = running.container
     assert container.inspect("{{.Config.User}}") == f"{APP_UID}:{APP_UID}"
     assert container.inspect("{{.HostConfig.Init}}") == "false", "Cloud Run injects no init process"
+    # Cloud Run always sends SIGTERM; an image STOPSIGNAL would make `podman stop` test another signal.
+    assert container.inspect("{{.Config.StopSignal}}") == "15", "podman stop must send SIGTERM"
     # PID 1 is the app itself (exec-form entrypoint), running as the app user, not root.
     cmdline = container.exec("cat", "/proc/1/cmdline").split("\0")
     assert cmdline[:3] == ["/opt/venv/bin/python", "-m", module], cmdline
