@@ -36,10 +36,12 @@ def images(podman: Podman) -> dict[str, str]:
     """Both service images, built from the local base the way docs/images.md describes."""
     try:
         base = podman.ensure_base_image(BASE_IMAGE)
-        return {
+        built = {
             service: podman.build(SERVICES_DIR / service / "Dockerfile", tag, build_args={"BASE_IMAGE": base})
             for service, tag in (("api", API_IMAGE), ("worker", WORKER_IMAGE))
         }
+        podman.prune_stale_images()
+        return built
     except PodmanError as exc:
         pytest.fail(f"building the images failed: {exc}", pytrace=False)
 

@@ -245,6 +245,13 @@ class Podman:
         self._stream([*args, str(context)], f"build {tag}", timeout=timeout)
         return tag
 
+    def prune_stale_images(self, older_than_hours: int = 72) -> None:
+        """Drop untagged images left by earlier builds, so the persistent cache dir does not grow forever.
+
+        Only old ones: a recent untagged image may be the layer cache of the next build.
+        """
+        self.run("image", "prune", "--force", "--filter", f"until={older_than_hours}h", check=False, timeout=300)
+
     # -- containers ----------------------------------------------------------------------------
 
     def run_container(self, image: str, name: str, env: Mapping[str, str],
