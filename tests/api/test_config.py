@@ -32,11 +32,13 @@ def test_defaults_match_the_runtime_contract(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_keys_come_from_api_keys_and_the_mounted_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     keys_file = tmp_path / "keys"
-    keys_file.write_text("# rotated 2026-01\nfile-key-1\n\n  file-key-2  \nenv-key\n")
+    keys_file.write_text("# rotated 2026-01\nfile-key-1\n\n  file-key-2  \nenv-key\nfile-key-3,file-key-4\n")
     monkeypatch.setenv("API_KEYS", "env-key, other-env-key,")
     monkeypatch.setenv("API_KEYS_FILE", str(keys_file))
 
-    assert ApiSettings().bearer_keys() == ("env-key", "other-env-key", "file-key-1", "file-key-2")
+    assert ApiSettings().bearer_keys() == (
+        "env-key", "other-env-key", "file-key-1", "file-key-2", "file-key-3", "file-key-4"
+    )
 
 
 def test_no_keys_is_an_error_that_says_how_to_set_them(tmp_path: Path) -> None:

@@ -48,9 +48,14 @@ class ApiSettings(BaseSettings):
         return self
 
     def bearer_keys(self) -> tuple[str, ...]:
-        """Every accepted key: API_KEYS and the lines of API_KEYS_FILE, blanks and ``#`` comments dropped."""
-        candidates = (self.api_keys or "").split(",")
+        """Every accepted key, from API_KEYS and API_KEYS_FILE, in order, without duplicates.
+
+        Both take keys separated by commas or newlines (the file usually has one per line);
+        blank entries and ``#`` comment lines are dropped.
+        """
+        text = self.api_keys or ""
         if self.api_keys_file is not None:
-            candidates += self.api_keys_file.read_text(encoding="utf-8").splitlines()
-        keys = (key.strip() for key in candidates)
-        return tuple(dict.fromkeys(key for key in keys if key and not key.startswith("#")))
+            text += "\n" + self.api_keys_file.read_text(encoding="utf-8")
+        lines = (line for line in text.splitlines() if not line.lstrip().startswith("#"))
+        keys = (key.strip() for line in lines for key in line.split(","))
+        return tuple(dict.fromkeys(key for key in keys if key))
