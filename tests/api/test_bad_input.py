@@ -120,7 +120,8 @@ def test_unknown_task_id_is_404(client: TestClient) -> None:
 
 @pytest.mark.parametrize("key", [b"", b"has space", "é".encode(), b"k" * 256])
 def test_invalid_idempotency_key_is_422(client: TestClient, redis_server: RedisServer, key: bytes) -> None:
-    response = client.post("/v1/tasks/add", json={"x": 1, "y": 2}, headers={**AUTH, "Idempotency-Key": key})
+    headers = [(name.encode(), value.encode()) for name, value in AUTH.items()] + [(b"Idempotency-Key", key)]
+    response = client.post("/v1/tasks/add", json={"x": 1, "y": 2}, headers=headers)
     assert response.status_code == 422
     assert_nothing_enqueued(redis_server)
 
