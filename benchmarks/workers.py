@@ -215,6 +215,8 @@ def _warm_up(running: RunningVariant) -> None:
 @contextmanager
 def running_variants(specs: Sequence[VariantSpec], server: RedisServer,
                      scratch: ScratchDir) -> Iterator[list[RunningVariant]]:
+    if len(specs) > 8:  # two of redis-server's 16 databases each
+        raise ValueError(f"at most 8 variants side by side, got {len(specs)}")
     with ExitStack() as stack:
         running = []
         for index, spec in enumerate(specs):
