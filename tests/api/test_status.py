@@ -92,3 +92,20 @@ def test_uppercase_and_braced_ids_find_the_same_task(client: TestClient) -> None
         response = client.get(f"/v1/tasks/{spelling}", headers=AUTH)
         assert response.status_code == 200
         assert response.json()["task_id"] == task_id
+
+
+def test_results_with_non_json_types_are_shown_as_strings(client: TestClient, backend: Any) -> None:
+    import datetime
+    import uuid
+
+    task_id = submit(client)
+    when = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
+    backend.store_result(task_id, {"at": when, "id": uuid.UUID(int=7), "raw": b"\xff\x00"}, "SUCCESS")
+
+    response = client.get(f"/v1/tasks/{task_id}", headers=AUTH)
+
+    assert response.status_code == 200
+    result = response.json()["result"]
+    assert result["at"].startswith("2026-01-02")
+    assert result["id"] == "00000000-0000-0000-0000-000000000007"
+    assert isinstance(result["raw"], str)

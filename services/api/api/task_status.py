@@ -8,6 +8,7 @@ stores them as JSON under ``celery-task-meta-<id>``. Tracebacks are never return
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -57,7 +58,7 @@ def read_status(client: redis.Redis, task_id: str) -> TaskStatus | None:
     if error is not None:
         return status.model_copy(update={"error": error})
     if state == states.SUCCESS:
-        return status.model_copy(update={"result": result})
+        return status.model_copy(update={"result": plain_json(result)})
     return status
 
 
@@ -69,3 +70,8 @@ def task_error(result: object) -> TaskError | None:
     if isinstance(message, list | tuple):
         message = str(message[0]) if len(message) == 1 else ", ".join(str(part) for part in message)
     return TaskError(type=str(result["exc_type"]), message=str(message))
+
+
+def plain_json(value: object) -> Any:
+    """The result as plain JSON: kombu revives datetimes, UUIDs, bytes...; show those as strings."""
+    return json.loads(json.dumps(value, default=str))

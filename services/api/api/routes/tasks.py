@@ -7,6 +7,7 @@ spec carries each payload's schema; a catch-all after them answers unknown names
 from __future__ import annotations
 
 import inspect
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -35,6 +36,8 @@ from api.publisher import IdempotencyClaim, submit
 from api.schemas import ErrorResponse, TaskAccepted, TaskStatus
 from api.task_status import read_status
 
+log = logging.getLogger(__name__)
+
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 
 UNAVAILABLE = {"model": ErrorResponse, "description": "Redis is unreachable; retry after `Retry-After` seconds."}
@@ -45,8 +48,9 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         pattern=idempotency.KEY_PATTERN,
-        description="Retry-safe submits: the same key (1-255 printable ASCII characters) within "
-        "IDEMPOTENCY_WINDOW_SECONDS returns the first submit's task id and enqueues nothing.",
+        description="Retry-safe submits: the same key (1-255 printable ASCII characters) for the same task "
+        "and API key within IDEMPOTENCY_WINDOW_SECONDS returns the first submit's task id and enqueues "
+        "nothing; the same key with a different payload is a 409.",
     ),
 ]
 
@@ -86,6 +90,13 @@ async def enqueue(
         metrics.idempotent_replays.labels(spec.name, spec.queue).inc()
     else:
         metrics.submissions.labels(spec.name, spec.queue).inc()
+    # The access log has no task id: this line ties the request to the task the worker logs.
+    log.info(
+        "task %s %s",
+        spec.name,
+        "replayed" if submitted.replayed else "submitted",
+        extra={"task_id": submitted.task_id, "task": spec.name, "queue": spec.queue, "api_key_id": caller.key_id},
+    )
     return accepted(response, spec, submitted.task_id, replayed=submitted.replayed)
 
 
