@@ -6,7 +6,9 @@ end-to-end tests (tests/e2e) get them from real worker processes.
 
 from __future__ import annotations
 
+import datetime
 import traceback
+import uuid
 from typing import Any
 
 import pytest
@@ -95,9 +97,6 @@ def test_uppercase_and_braced_ids_find_the_same_task(client: TestClient) -> None
 
 
 def test_results_with_non_json_types_are_shown_as_strings(client: TestClient, backend: Any) -> None:
-    import datetime
-    import uuid
-
     task_id = submit(client)
     when = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
     backend.store_result(task_id, {"at": when, "id": uuid.UUID(int=7), "raw": b"\xff\x00"}, "SUCCESS")
