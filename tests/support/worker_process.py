@@ -205,3 +205,22 @@ def queue_depth(redis: RedisServer, queue: str) -> int:
 def unacked(redis: RedisServer) -> int:
     """Messages delivered to a worker and not acked yet (kombu's ``unacked`` hash)."""
     return int(redis.client().hlen("unacked"))
+
+
+def result_of(client: Any, task_id: str, timeout: float = 60) -> Any:
+    """The task's return value, polled with plain GETs; raises AssertionError on failure or timeout.
+
+    Unlike ``AsyncResult.get()`` this does not depend on a pub/sub subscription, which a Redis
+    restart or a dropped connection can lose in the test's own client.
+    """
+    meta: dict[str, Any] = {}
+
+    def done() -> bool:
+        nonlocal meta
+        meta = client.backend.get_task_meta(task_id)
+        return meta.get("status") in ("SUCCESS", "FAILURE", "REVOKED")
+
+    wait_until(done, timeout, f"task {task_id} to finish (last state {meta.get('status')})", interval=0.2)
+    if meta["status"] != "SUCCESS":
+        raise AssertionError(f"task {task_id} ended {meta['status']}: {meta.get('result')!r}")
+    return meta["result"]

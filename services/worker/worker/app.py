@@ -8,25 +8,27 @@ from celery import Celery, signals
 from task_contract import TASKS, BrokerSettings
 from task_contract.cloud_logging import configure_logging
 
+# Imported for their effects: the task counters connect to Celery's signals, and the tasks
+# (shared_task) register on every app created below.
+from worker import metrics, tasks
 from worker.config import WorkerSettings, celery_config, load_settings
 from worker.health import ConsumingProbe, HealthServer
 
+__all__ = ["app", "create_app", "metrics", "tasks"]
 
-def create_app(broker: BrokerSettings | None = None, worker: WorkerSettings | None = None) -> Celery:
+
+def create_app(broker: BrokerSettings | None = None, settings: WorkerSettings | None = None) -> Celery:
     """A configured app with the catalog's tasks and the health endpoint's bootsteps.
 
     Settings default to the environment; a bad variable raises ``SettingsError`` naming it.
     """
-    if broker is None or worker is None:
-        env_broker, env_worker = load_settings()
-        broker, worker = broker or env_broker, worker or env_worker
+    if broker is None or settings is None:
+        env_broker, env_settings = load_settings()
+        broker, settings = broker or env_broker, settings or env_settings
     app = Celery("worker", set_as_current=True)
-    app.config_from_object(celery_config(broker, worker))
+    app.config_from_object(celery_config(broker, settings))
     app.steps["worker"].add(HealthServer)
     app.steps["consumer"].add(ConsumingProbe)
-
-    import worker.metrics  # noqa: F401 - connects the task counters to Celery's signals
-    import worker.tasks  # noqa: F401 - registers the catalog's tasks (shared_task) on this app
 
     missing = sorted(set(TASKS) - set(app.tasks))
     if missing:
@@ -34,7 +36,7 @@ def create_app(broker: BrokerSettings | None = None, worker: WorkerSettings | No
     return app
 
 
-@signals.setup_logging.connect
+@signals.setup_logging.connect  # type: ignore[untyped-decorator]
 def _json_logs(loglevel: Any = None, **_: Any) -> None:
     # Connecting this signal stops Celery from configuring logging itself: one JSON line per
     # record, with Cloud Logging's severity.

@@ -22,17 +22,17 @@ from __future__ import annotations
 from kombu.transport import redis
 
 
-class Channel(redis.Channel):  # type: ignore[misc]
+class Channel(redis.Channel):
     def close(self) -> None:
         try:
-            super().close()
+            super().close()  # type: ignore[no-untyped-call]
         except self.connection_errors:
             if self.closed:
                 raise
             # The BRPOP read failed before the channel was marked closed; _in_poll is now cleared,
             # so this pass closes it for real (and may raise a connection error of its own).
-            super().close()
+            super().close()  # type: ignore[no-untyped-call]
 
 
-class Transport(redis.Transport):  # type: ignore[misc]
+class Transport(redis.Transport):
     Channel = Channel

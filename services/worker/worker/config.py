@@ -111,7 +111,7 @@ def load_settings() -> tuple[BrokerSettings, WorkerSettings]:
 
 def celery_config(broker: BrokerSettings, worker: WorkerSettings) -> dict[str, Any]:
     """Every Celery setting the worker runs with."""
-    config = celery_connection_config(broker)
+    config: dict[str, Any] = celery_connection_config(broker)
     # The restore sweep brings back messages of a worker that died without acking (SIGKILL,
     # OOM). kombu's default sweeps every 10 s * 10; scan every sweep, so a lost task returns
     # at most ~10 s after its visibility timeout has passed.

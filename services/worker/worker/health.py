@@ -69,7 +69,7 @@ class ConsumerHealth:
 class _Handler(BaseHTTPRequestHandler):
     health: ConsumerHealth  # set on the subclass made per server
 
-    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+    def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         if path == "/healthz":
             status, body = self.health.report()
@@ -87,7 +87,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the http.server API
+    def log_message(self, format: str, *args: Any) -> None:
         # Probes every few seconds would drown the task logs.
         pass
 
@@ -114,7 +114,7 @@ class HealthServer(bootsteps.StartStopStep):  # type: ignore[misc]
         port = int(parent.app.conf.health_port)
         handler = type("HealthHandler", (_Handler,), {"health": _health_of(parent.app)})
         try:
-            self.server = ThreadingHTTPServer(("0.0.0.0", port), handler)  # noqa: S104 - Cloud Run probes arrive on the container's interface
+            self.server = ThreadingHTTPServer(("0.0.0.0", port), handler)
         except OSError as exc:
             raise RuntimeError(f"cannot serve the health endpoint on PORT={port}: {exc}; choose a free port") from exc
         self.server.daemon_threads = True

@@ -23,16 +23,18 @@ def _name(sender: Any) -> str:
     return str(getattr(sender, "name", None) or "unknown")
 
 
-@signals.task_success.connect
 def _on_success(sender: Any = None, **_: Any) -> None:
     TASKS.labels(_name(sender), "success").inc()
 
 
-@signals.task_failure.connect
 def _on_failure(sender: Any = None, **_: Any) -> None:
     TASKS.labels(_name(sender), "failure").inc()
 
 
-@signals.task_retry.connect
 def _on_retry(sender: Any = None, **_: Any) -> None:
     TASKS.labels(_name(sender), "retry").inc()
+
+
+signals.task_success.connect(_on_success, weak=False)
+signals.task_failure.connect(_on_failure, weak=False)
+signals.task_retry.connect(_on_retry, weak=False)

@@ -33,7 +33,8 @@ def validated(model: type[P], name: str, args: tuple[Any, ...], kwargs: dict[str
     if args:
         raise ValueError(f"task {name!r} takes keyword arguments only (its payload fields), got {len(args)} positional")
     try:
-        return model.model_validate(kwargs)
+        payload: P = model.model_validate(kwargs)
+        return payload
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'payload'}: {err['msg']}" for err in exc.errors()

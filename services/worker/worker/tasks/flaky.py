@@ -21,7 +21,7 @@ class TransientError(RuntimeError):
 def backoff_seconds(retries: int) -> float:
     """Exponential, capped, with jitter so retries of many tasks don't arrive together."""
     ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2**retries)
-    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not cryptography
+    return random.uniform(ceiling / 2, ceiling)
 
 
 @contract_task("flaky", max_retries=MAX_RETRIES)

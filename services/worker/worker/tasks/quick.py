@@ -12,4 +12,5 @@ from worker.tasks.contract import contract_task, validated
 @contract_task("add")
 def add(self: Any, *args: Any, **kwargs: Any) -> int:
     payload = validated(AddPayload, "add", args, kwargs)
-    return payload.x + payload.y
+    total: int = payload.x + payload.y
+    return total
