@@ -22,6 +22,8 @@ os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
 def argv_for(queues: tuple[str, ...], log_level: str) -> list[str]:
     """``celery worker`` arguments; the pool and concurrency come from the app's config."""
     return [
+        # No ASCII-art banner: Cloud Logging would store each of its lines as a separate entry.
+        "--quiet",
         "worker",
         f"--loglevel={log_level}",
         f"--queues={','.join(queues)}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import Celery, signals
@@ -40,8 +41,11 @@ def create_app(broker: BrokerSettings | None = None, settings: WorkerSettings | 
 def _json_logs(loglevel: Any = None, **_: Any) -> None:
     # Connecting this signal stops Celery from configuring logging itself: one JSON line per
     # record, with Cloud Logging's severity.
-    level = loglevel if isinstance(loglevel, str) else WorkerSettings().log_level
-    configure_logging(level)
+    # Celery passes the --loglevel it parsed, as a number; without one, LOG_LEVEL decides.
+    if isinstance(loglevel, int):
+        configure_logging(logging.getLevelName(loglevel))
+    else:
+        configure_logging(loglevel or WorkerSettings().log_level)
 
 
 app = create_app()

@@ -119,7 +119,12 @@ class HealthServer(bootsteps.StartStopStep):  # type: ignore[misc]
             raise RuntimeError(f"cannot serve the health endpoint on PORT={port}: {exc}; choose a free port") from exc
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, name="health-server", daemon=True).start()
-        logger.info("health endpoint listening on port %d (/healthz, /metrics)", port)
+        conf = parent.app.conf
+        logger.info(
+            "health endpoint on port %d (/healthz, /metrics); pool %s, concurrency %s",
+            port, getattr(parent.pool_cls, "__module__", "") + "." + getattr(parent.pool_cls, "__name__", "?"),
+            conf.worker_concurrency,
+        )
 
     def stop(self, parent: Any) -> None:
         _health_of(parent.app).stopped("shutting down")
