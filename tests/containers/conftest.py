@@ -6,6 +6,7 @@ the reason when it cannot: the container tests never skip.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
 import pytest
@@ -22,12 +23,15 @@ def podman(pytestconfig: pytest.Config) -> Podman:
 
     def progress(message: str) -> None:
         # Slow steps (apt, debootstrap, image builds) say what they are doing even under capture.
+        if capture is None:  # -p no:capture
+            print(f"[podman] {message}", file=sys.stderr, flush=True)
+            return
         with capture.global_and_fixture_disabled():
             print(f"\n[podman] {message}", file=sys.stderr, flush=True)
 
     try:
         return Podman(progress=progress).setup()
-    except (PodmanError, RuntimeError, OSError) as exc:
+    except (PodmanError, RuntimeError, OSError, subprocess.CalledProcessError) as exc:
         pytest.fail(f"the container tests need podman and could not set it up: {exc}", pytrace=False)
 
 
@@ -42,6 +46,6 @@ def images(podman: Podman) -> dict[str, str]:
         }
         podman.prune_stale_images()
         return built
-    except PodmanError as exc:
+    except (PodmanError, OSError) as exc:
         pytest.fail(f"building the images failed: {exc}", pytrace=False)
 
