@@ -8,6 +8,7 @@ a failed publish) within the Redis socket timeouts.
 from __future__ import annotations
 
 import contextlib
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,10 +25,10 @@ class IdempotencyClaim:
     window_seconds: int
 
 
-def submit(
-    broker: Broker, spec: TaskSpec, kwargs: dict[str, Any], task_id: str, claim: IdempotencyClaim | None
-) -> idempotency.Claim:
-    """Publish ``task_id``, or return the task an earlier submit with the same key published."""
+def submit(broker: Broker, spec: TaskSpec, kwargs: dict[str, Any], claim: IdempotencyClaim | None) -> idempotency.Claim:
+    """Publish the task under a new id, or return the task an earlier submit with the same key published."""
+    # uuid4 reads os.urandom, a syscall: here, in the worker thread, not on the event loop.
+    task_id = str(uuid.uuid4())
     if claim is not None:
         held = idempotency.claim(
             broker.results_redis,

@@ -79,7 +79,7 @@ async def enqueue(
     )
     kwargs = payload.model_dump(mode="json")
     try:
-        submitted = await broker.run(partial(submit, broker, spec, kwargs, str(uuid.uuid4()), claim), "publish")
+        submitted = await broker.run(partial(submit, broker, spec, kwargs, claim), "publish")
     except idempotency.IdempotencyConflict as exc:
         metrics.failed(spec, IDEMPOTENCY_CONFLICT)
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
