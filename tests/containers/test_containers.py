@@ -213,16 +213,25 @@ def queued_messages(redis: RedisServer, queue: str) -> int:
     return sum(int(client.llen(name)) for name in names)
 
 
+def unacked_messages(redis: RedisServer) -> int:
+    """Messages a worker has taken and not acked yet (kombu's Redis transport keeps them in ``unacked``)."""
+    return int(redis.client().hlen("unacked"))
+
+
 def test_worker_stopped_mid_task_requeues_it_for_the_next_worker(
     api: Running, worker: Running, start: Start, redis_server: RedisServer
 ) -> None:
     # Longer than the whole grace period: the worker cannot finish it, so it must requeue it.
     task_id = submit(api, "external_call", {"latency_seconds": 20})
-    wait_for_state(api, task_id, {"STARTED"}, timeout=30)
+    # Taken by the worker (off the queue, unacked), whether or not STARTED is tracked.
+    wait_until(lambda: queued_messages(redis_server, "default") == 0 and unacked_messages(redis_server) == 1,
+               30, "the worker to take the task")
+    time.sleep(1)
 
     stop_and_check_clean_exit(worker)
     assert task_state(api, task_id)["state"] != "SUCCESS"
     assert queued_messages(redis_server, "default") == 1, "the interrupted task is back on its queue"
+    assert unacked_messages(redis_server) == 0
 
     replacement = start("worker")
     wait_healthy(replacement)
