@@ -144,3 +144,28 @@ def test_integral_floats_are_integers_as_in_json_schema(client: TestClient, redi
     [message] = queued_messages(redis_server, "high")
     _, kwargs, _ = json.loads(base64.b64decode(str(message["body"])))
     assert kwargs == {"x": 3, "y": -2} and isinstance(kwargs["x"], int)
+
+
+def test_a_failed_publish_releases_the_idempotency_key(client: TestClient, redis_server: RedisServer) -> None:
+    from kombu.exceptions import OperationalError
+
+    broker = client.app.state.broker  # type: ignore[attr-defined]
+    real_send_task = broker.celery.send_task
+
+    def refused(*args: object, **kwargs: object) -> None:  # the broker fails, the results Redis answers
+        raise OperationalError("Error 111 connecting to broker. Connection refused.")
+
+    broker.celery.send_task = refused
+    headers = {**AUTH, "Idempotency-Key": "after-a-503"}
+    failed = client.post("/v1/tasks/add", json={"x": 1, "y": 2}, headers=headers)
+    broker.celery.send_task = real_send_task
+    retried = client.post("/v1/tasks/add", json={"x": 1, "y": 2}, headers=headers)
+
+    assert failed.status_code == 503
+    assert failed.headers["retry-after"] == "5"
+    assert failed.json()["detail"].startswith("broker unavailable: publish: OperationalError")
+    assert retried.status_code == 202
+    assert retried.json()["idempotent_replay"] is False
+    assert queue_depth(redis_server, "high") == 1
+    # The failed attempt's id was forgotten: it is not reported as a pending task.
+    assert len(redis_server.client().keys("cloudrun_celery:submitted:*")) == 1
