@@ -103,8 +103,15 @@ def test_redis_restart_while_idle_the_same_worker_resumes(redis_server, worker_f
     assert worker.alive() and worker.pid == pid
 
 
-def test_health_goes_503_while_redis_is_down_and_back_to_200_by_itself(redis_server, worker_factory, client):
-    worker = worker_factory(redis_server)
+@pytest.mark.parametrize("busy", [False, True], ids=["threads-idle", "prefork-every-slot-busy"])
+def test_health_goes_503_while_redis_is_down_and_back_to_200_by_itself(redis_server, worker_factory, client, busy):
+    if busy:
+        # No BRPOP is in flight when every slot is taken; the loss must still show.
+        worker = worker_factory(redis_server, WORKER_POOL="prefork", WORKER_CONCURRENCY="2")
+        for result in [client.send_task("external_call", kwargs={"latency_seconds": 30}) for _ in range(2)]:
+            started(worker, result.id)
+    else:
+        worker = worker_factory(redis_server)
 
     redis_server.stop()
     t0 = time.monotonic()
