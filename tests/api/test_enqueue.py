@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi.testclient import TestClient
+from kombu.exceptions import OperationalError
 from task_contract import TASKS
 
 from tests.api.conftest import AUTH
@@ -147,8 +148,6 @@ def test_integral_floats_are_integers_as_in_json_schema(client: TestClient, redi
 
 
 def test_a_failed_publish_releases_the_idempotency_key(client: TestClient, redis_server: RedisServer) -> None:
-    from kombu.exceptions import OperationalError
-
     broker = client.app.state.broker  # type: ignore[attr-defined]
     real_send_task = broker.celery.send_task
 
