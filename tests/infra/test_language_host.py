@@ -67,7 +67,7 @@ def _literal(node: ast.expr) -> Any:
     if isinstance(node, ast.Dict):
         return {
             _literal(k): _literal(v)
-            for k, v in zip(node.keys, node.values)
+            for k, v in zip(node.keys, node.values, strict=True)
             if k is not None
         }
     return ast.literal_eval(node)

@@ -18,7 +18,7 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str, interva
         try:
             if predicate():
                 return
-        except Exception:  # noqa: BLE001 - a probe that raises just means "not yet"
+        except Exception:  # a probe that raises just means "not yet"
             pass
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.1f}s waiting for {what}")
