@@ -10,8 +10,6 @@ import time
 
 import pytest
 from task_contract import TASKS, BrokerSettings
-
-from tests.support.worker_process import SOURCE_PATHS
 from worker.app import create_app
 from worker.config import (
     SOFT_SHUTDOWN_TIMEOUT_SECONDS,
@@ -28,6 +26,8 @@ from worker.tasks.flaky import (
     TransientError,
     backoff_seconds,
 )
+
+from tests.support.worker_process import SOURCE_PATHS
 
 CLOUD_RUN_GRACE_SECONDS = 10
 assert SOFT_SHUTDOWN_TIMEOUT_SECONDS < CLOUD_RUN_GRACE_SECONDS

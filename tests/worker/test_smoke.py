@@ -1,13 +1,57 @@
-"""A real worker on a real redis-server runs each catalog task."""
+"""A real worker on a real redis-server runs each catalog task and reports on its HTTP port."""
 
 from __future__ import annotations
 
+import json
 import signal
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.support.worker_process import result_of
 
 
-def test_worker_runs_the_catalog_tasks(redis_server, worker_factory, client):
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return int(response.status), response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.read().decode()
+
+
+def test_worker_runs_the_catalog_tasks_and_counts_them(redis_server, worker_factory, client):
     worker = worker_factory(redis_server)
-    assert client.send_task("add", kwargs={"x": 2, "y": 3}).get(timeout=30) == 5
-    assert client.send_task("external_call", kwargs={"latency_seconds": 0.2}).get(timeout=30)["latency_seconds"] >= 0.2
-    assert client.send_task("flaky", kwargs={"fail_times": 1}).get(timeout=30) == {"attempts": 2}
+    base = f"http://127.0.0.1:{worker.port}"
+    status, body = get(base + "/healthz")
+    assert (status, json.loads(body)) == (200, {"status": "consuming", "queues": ["high", "default", "low"]})
+
+    assert result_of(client, client.send_task("add", kwargs={"x": 2, "y": 3}).id) == 5
+    assert result_of(client, client.send_task("external_call", kwargs={"latency_seconds": 0.2}).id)[
+        "latency_seconds"
+    ] >= 0.2
+    assert result_of(client, client.send_task("flaky", kwargs={"fail_times": 1}).id) == {"attempts": 2}
+    with pytest.raises(AssertionError, match="invalid payload for task 'add'"):
+        result_of(client, client.send_task("add", kwargs={"x": 1}).id)
+
+    status, metrics = get(base + "/metrics")
+    assert status == 200
+    for line in (
+        'worker_tasks_total{outcome="success",task="add"} 1.0',
+        'worker_tasks_total{outcome="failure",task="add"} 1.0',
+        'worker_tasks_total{outcome="retry",task="flaky"} 1.0',
+        'worker_tasks_total{outcome="success",task="flaky"} 1.0',
+    ):
+        assert line in metrics
+    assert get(base + "/nope")[0] == 404
     worker.stop(signal.SIGTERM)
+
+
+def test_worker_consumes_only_its_queues(redis_server, worker_factory, client):
+    worker = worker_factory(redis_server, WORKER_QUEUES="high")
+    assert result_of(client, client.send_task("add", kwargs={"x": 1, "y": 1}).id) == 2  # routed to high
+    low = client.send_task("flaky", kwargs={"fail_times": 0})  # routed to low
+    overridden = client.send_task("flaky", kwargs={"fail_times": 0}, queue="high")  # per-call override
+    assert result_of(client, overridden.id) == {"attempts": 1}
+    assert client.backend.get_task_meta(low.id)["status"] == "PENDING"
+    assert f"[{low.id}]" not in worker.output()

@@ -129,10 +129,6 @@ def celery_config(broker: BrokerSettings, worker: WorkerSettings) -> dict[str, A
         # ack at once.
         "max_connections": worker.worker_concurrency + 10,
     }
-    config["result_backend_transport_options"] = {
-        **config["result_backend_transport_options"],
-        "health_check_interval": BROKER_HEALTH_CHECK_INTERVAL_SECONDS,
-    }
     config.update(
         # kombu's Redis transport, fixed so a busy worker survives Redis going away (worker.broker).
         broker_transport=BROKER_TRANSPORT_CLASS,
@@ -182,7 +178,7 @@ def celery_config(broker: BrokerSettings, worker: WorkerSettings) -> dict[str, A
         worker_redirect_stdouts=False,
         # Cloud Logging renders colour codes as garbage.
         worker_log_color=False,
-        # Only events the API needs; no per-task events over the broker.
+        # No per-task events over the broker: nothing here consumes them (Flower would).
         worker_send_task_events=False,
     )
     return config

@@ -10,7 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from celery import signals
-from prometheus_client import Counter
+from prometheus_client import Counter, disable_created_metrics
+
+# Only the counters themselves, not a *_created gauge per label set.
+disable_created_metrics()
 
 TASKS = Counter(
     "worker_tasks",
