@@ -55,3 +55,18 @@ def test_worker_consumes_only_its_queues(redis_server, worker_factory, client):
     assert result_of(client, overridden.id) == {"attempts": 1}
     assert client.backend.get_task_meta(low.id)["status"] == "PENDING"
     assert f"[{low.id}]" not in worker.output()
+
+
+def test_high_is_drained_before_low(redis_server, worker_factory, client):
+    worker = worker_factory(redis_server, WORKER_CONCURRENCY="1")
+    blocker = client.send_task("external_call", kwargs={"latency_seconds": 2})
+    worker.wait_for_output(f"[{blocker.id}] received", 30)
+    low = [client.send_task("flaky", kwargs={"fail_times": 0}) for _ in range(3)]
+    high = [client.send_task("add", kwargs={"x": i, "y": 0}) for i in range(3)]
+
+    for result in low + high:
+        result_of(client, result.id)
+
+    log = worker.output()
+    received = sorted((log.index(f"[{r.id}] received"), queue) for queue, rs in (("high", high), ("low", low)) for r in rs)
+    assert [queue for _, queue in received] == ["high"] * 3 + ["low"] * 3
