@@ -90,7 +90,7 @@ def run(quick: bool) -> dict[str, Any]:
                 base = f"http://127.0.0.1:{port}"
                 wait_for(partial(http_ok, base + ready), 60, f"{name} {ready}", process)
                 urls[name] = base + PATH
-            for name, url in urls.items():  # warm-up, not recorded
+            for url in urls.values():  # warm-up, not recorded
                 wrk(url, 1, api_key)
             empty_queues(server.url)
             order = list(variants)
