@@ -77,8 +77,11 @@ def run(quick: bool) -> dict[str, Any]:
             "bare": ([PYTHON, "-m", "benchmarks.fixtures.bare_api"], {}, "/healthz"),
             "api": ([PYTHON, "-m", "api"], api_env, "/readyz"),
         }
-        if not quick:  # what the per-request access log line costs
+        if not quick:
+            # What the per-request access log line costs, and what one async LPUSH costs.
             variants["api-log-warning"] = ([PYTHON, "-m", "api"], {**api_env, "LOG_LEVEL": "WARNING"}, "/readyz")
+            variants["bare+lpush"] = ([PYTHON, "-m", "benchmarks.fixtures.bare_api"],
+                                      {"BENCH_REDIS_URL": server.url}, "/healthz")
         samples: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
         processes: dict[str, Process] = {}
         urls: dict[str, str] = {}

@@ -107,7 +107,7 @@ class Process:
         except OSError:
             return "(no log)"
 
-    def stop(self, grace: float = 10.0) -> None:
+    def stop(self, grace: float = 3.0) -> None:
         if self.popen is None or self.popen.poll() is not None:
             return
         # Our own process group only (start_new_session): the pool children go with their parent.
