@@ -15,21 +15,28 @@ from benchmarks.stack import ScratchDir, private_redis, tree_cpu_seconds
 from benchmarks.workers import RunningVariant, VariantSpec, rotated, running_variants
 
 WARNING = (("LOG_LEVEL", "WARNING"),)
+NO_TRACK = (("task_track_started", False),)
+# "ours" is the shipped worker; the "diag:" rows change one thing at a time to show where its cost
+# is (set through benchmarks/fixtures/worker_variant.py, never shipped as they are).
 VARIANTS = (
     VariantSpec("ours", "ours", "our worker, default settings (threads pool, concurrency 50, LOG_LEVEL=INFO)"),
-    VariantSpec("ours-log-warning", "ours", "as ours, LOG_LEVEL=WARNING (no per-task log lines)", env=WARNING),
-    VariantSpec("ours-prefork-2", "ours", "as ours-log-warning, WORKER_POOL=prefork WORKER_CONCURRENCY=2",
-                pool="prefork", concurrency=2, env=WARNING),
-    VariantSpec("ours-log-warning-no-results", "ours",
-                "diagnostic, not shipped: as ours-log-warning with task_ignore_result=True",
-                env=WARNING, stores_results=False, overrides=(("task_ignore_result", True),)),
-    VariantSpec("celery-defaults", "defaults", "minimal Celery app, default settings (prefork, c=CPUs, no results)",
+    VariantSpec("diag: ours, LOG_LEVEL=WARNING", "ours", "no per-task log lines", env=WARNING),
+    VariantSpec("diag: ours, WARNING, no track_started", "ours", "also task_track_started=False",
+                env=WARNING, overrides=NO_TRACK),
+    VariantSpec("diag: ours, WARNING, no track_started, prefork 2", "ours",
+                "also WORKER_POOL=prefork WORKER_CONCURRENCY=2", env=WARNING, overrides=NO_TRACK,
+                pool="prefork", concurrency=2),
+    VariantSpec("diag: ours, WARNING, results ignored", "ours",
+                "task_ignore_result=True: the safety settings alone", env=WARNING, stores_results=False,
+                overrides=(("task_ignore_result", True),)),
+    VariantSpec("celery-defaults", "defaults", "Celery app with only the broker set: prefork c=2, no results",
                 stores_results=False),
-    VariantSpec("celery-defaults+results", "defaults", "as celery-defaults, plus the same Redis result backend"),
-    VariantSpec("seed-000", "seed000", "seed 000 settings: prefork c=2, gzip task+result, results stored",
+    VariantSpec("celery-defaults+results", "defaults", "the same plus the same Redis result backend"),
+    VariantSpec("seed-000", "seed000", "prefork c=2, gzip task+result, results stored, child recycled every 100",
                 pool="prefork", concurrency=2),
 )
 BASELINE = "celery-defaults"
+RESULTS_BASELINE = "celery-defaults+results"
 
 
 def measure_once(variant: RunningVariant, n: int) -> dict[str, float]:
@@ -47,7 +54,8 @@ def measure_once(variant: RunningVariant, n: int) -> dict[str, float]:
 
 def run(quick: bool) -> dict[str, Any]:
     n, rounds = (300, 1) if quick else (3000, 5)
-    specs = VARIANTS if not quick else tuple(v for v in VARIANTS if v.name in ("ours", BASELINE, "seed-000"))
+    in_quick = ("ours", "diag: ours, WARNING, no track_started", BASELINE, "seed-000")
+    specs = VARIANTS if not quick else tuple(v for v in VARIANTS if v.name in in_quick)
     samples: dict[str, list[dict[str, float]]] = {spec.name: [] for spec in specs}
     scratch = ScratchDir()
     with private_redis() as server, running_variants(specs, server, scratch) as running:
@@ -55,6 +63,8 @@ def run(quick: bool) -> dict[str, Any]:
             for variant in rotated(running, round_index):
                 samples[variant.spec.name].append(measure_once(variant, n))
     base = median([s["tasks_per_s"] for s in samples[BASELINE]])
+    with_results = RESULTS_BASELINE in samples
+    base_results = median([s["tasks_per_s"] for s in samples[RESULTS_BASELINE]]) if with_results else float("nan")
     summary = []
     for spec in specs:
         rates = [s["tasks_per_s"] for s in samples[spec.name]]
@@ -62,13 +72,16 @@ def run(quick: bool) -> dict[str, Any]:
             "variant": spec.name, "description": spec.description,
             "median_tasks_per_s": median(rates), "min": min(rates), "max": max(rates),
             "ratio_vs_defaults": ratio(median(rates), base),
+            "ratio_vs_defaults_with_results": ratio(median(rates), base_results),
             "median_worker_cpu_ms_per_task": median([s["worker_cpu_ms_per_task"] for s in samples[spec.name]]),
         })
     ours_ratio = ratio(median([s["tasks_per_s"] for s in samples["ours"]]), base)
     table = markdown_table(
-        ["variant", "median tasks/s", "min", "max", f"× {BASELINE}", "worker CPU ms/task", "what"],
+        ["variant", "median tasks/s", "min", "max", f"× {BASELINE}", f"× {RESULTS_BASELINE}",
+         "worker CPU ms/task", "what"],
         [[r["variant"], r["median_tasks_per_s"], r["min"], r["max"], r["ratio_vs_defaults"],
-          r["median_worker_cpu_ms_per_task"], r["description"]] for r in summary],
+          r["ratio_vs_defaults_with_results"], r["median_worker_cpu_ms_per_task"], r["description"]]
+         for r in summary],
     )
     return {
         "name": "end-to-end",

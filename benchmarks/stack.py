@@ -45,7 +45,8 @@ class ScratchDir:
     path: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bench-")))
 
     def log(self, name: str) -> Path:
-        return self.path / f"{name}.log"
+        slug = "".join(c if c.isalnum() or c in "-+" else "_" for c in name)
+        return self.path / f"{slug}.log"
 
 
 @contextmanager
