@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import time
@@ -208,3 +209,28 @@ def test_health_is_503_until_the_broker_is_reachable_then_200(redis_factory):
         worker.wait_healthy(timeout=60)
     finally:
         worker.cleanup()
+
+
+def test_frozen_redis_is_noticed_by_the_brpop_health_check_and_the_worker_recovers(redis_server, worker_factory, client):
+    """A silent broker (SIGSTOP: sockets stay open, nothing answers), like a half-open connection.
+
+    Only kombu's BRPOP health check can notice this: kombu 5.7 with redis-py 8.1 (kombu#2548).
+    """
+    worker = worker_factory(redis_server)
+    pid = worker.pid
+    assert redis_server.process is not None
+    redis_pid = redis_server.process.pid
+
+    os.kill(redis_pid, signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        worker.wait_health(503, timeout=60)
+        noticed = time.monotonic() - t0
+        assert "Redis BRPOP got no reply" in worker.output()
+    finally:
+        os.kill(redis_pid, signal.SIGCONT)
+
+    worker.wait_healthy(timeout=60)
+    print(f"frozen Redis: 503 after {noticed:.1f}s")
+    assert result_of(client, client.send_task("add", kwargs={"x": 5, "y": 5}).id, 60) == 10
+    assert worker.alive() and worker.pid == pid

@@ -33,6 +33,10 @@ def argv_for(queues: tuple[str, ...], log_level: str) -> list[str]:
         # Cloud Run instances come and go.
         "--without-mingle",
         "--without-gossip",
+        # No worker heartbeat events (Flower's liveness signal). They are published from the
+        # consumer's event loop with blocking retries, so a frozen Redis froze the loop with them;
+        # /healthz is this worker's liveness signal.
+        "--without-heartbeat",
     ]
 
 

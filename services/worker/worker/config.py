@@ -23,9 +23,14 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 SOFT_SHUTDOWN_TIMEOUT_SECONDS: Final = 6.0
 
 # Seconds between kombu's checks of its long-lived Redis connections (BRPOP and pub/sub). A
-# consumer on a half-open connection (failover, NAT timeout) reconnects within about
-# brpop_timeout + 2 * this. kombu 5.7 passes it through to redis-py >= 7 (kombu#2548).
-BROKER_HEALTH_CHECK_INTERVAL_SECONDS: Final = 10
+# consumer on a silent connection (frozen server, failover, NAT timeout) drops it within
+# brpop_timeout + 2 * this, then reconnects. kombu 5.7 passes it through to redis-py >= 7
+# (kombu#2548). test_faults: a SIGSTOPped Redis shows as 503 within ~20 s.
+BROKER_HEALTH_CHECK_INTERVAL_SECONDS: Final = 5
+
+# A command on a dead or silent connection fails after this instead of blocking the consumer's
+# event loop forever. Redis answers in milliseconds; must exceed kombu's 1 s BRPOP timeout.
+REDIS_SOCKET_TIMEOUT_SECONDS: Final = 5
 
 BROKER_TRANSPORT_CLASS: Final = "worker.broker:Transport"
 
@@ -119,9 +124,7 @@ def celery_config(broker: BrokerSettings, worker: WorkerSettings) -> dict[str, A
     config["broker_transport_options"] = {
         **config["broker_transport_options"],
         "health_check_interval": BROKER_HEALTH_CHECK_INTERVAL_SECONDS,
-        # A command on a dead connection fails instead of blocking forever; must exceed the
-        # 1 s BRPOP timeout (kombu's default brpop_timeout).
-        "socket_timeout": 10,
+        "socket_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
         "socket_keepalive": True,
         "unacked_restore_interval": restore_interval,
         "unacked_restore_throttle": 1,
@@ -167,7 +170,7 @@ def celery_config(broker: BrokerSettings, worker: WorkerSettings) -> dict[str, A
         broker_connection_timeout=broker.redis_connect_timeout_seconds,
         # Result backend: fail fast on a dead socket, retry once on timeout, and check idle
         # pooled connections before use.
-        redis_socket_timeout=10,
+        redis_socket_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
         redis_socket_connect_timeout=broker.redis_connect_timeout_seconds,
         redis_retry_on_timeout=True,
         redis_socket_keepalive=True,
