@@ -12,6 +12,8 @@ import pytest
 from task_contract import TASKS, BrokerSettings
 from worker.app import create_app
 from worker.config import (
+    BROKER_HEALTH_CHECK_INTERVAL_SECONDS,
+    REDIS_SOCKET_TIMEOUT_SECONDS,
     SOFT_SHUTDOWN_TIMEOUT_SECONDS,
     SettingsError,
     WorkerSettings,
@@ -178,3 +180,15 @@ def test_health_report_follows_the_consumer():
     health.started(("high",))
     health.stopped("broker connection lost; reconnecting")
     assert health.report() == (503, {"status": "not consuming", "reason": "broker connection lost; reconnecting"})
+
+
+def test_health_check_interval_reaches_redis_py(redis_server):
+    # kombu drops the option unless the redis-py connection class accepts it; redis-py >= 7 takes
+    # it through **kwargs, which kombu < 5.7 did not recognise (kombu#2548).
+    app = create_app(BrokerSettings(redis_url=redis_server.url), WorkerSettings())
+    with app.connection_for_read() as connection:
+        channel = connection.default_channel
+        assert type(channel).__module__ == "worker.broker"
+        kwargs = channel.client.connection_pool.connection_kwargs
+        assert kwargs["health_check_interval"] == BROKER_HEALTH_CHECK_INTERVAL_SECONDS
+        assert kwargs["socket_timeout"] == REDIS_SOCKET_TIMEOUT_SECONDS
