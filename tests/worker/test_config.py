@@ -105,6 +105,7 @@ def test_queues_are_kept_in_priority_order(monkeypatch):
         ("WORKER_CONCURRENCY", "lots", "an integer from 1 to 1000"),
         ("WORKER_CONCURRENCY", "0", "an integer from 1 to 1000"),
         ("WORKER_POOL", "gevent", "threads"),
+        ("WORKER_POOL", "solo", "prefork"),
         ("WORKER_QUEUES", "high,urgent", "comma-separated subset of high,default,low"),
         ("LOG_LEVEL", "loud", "DEBUG, INFO"),
     ],

@@ -14,7 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from task_contract import QUEUES, BrokerSettings, celery_connection_config
 from task_contract.connection import redact
 
-PoolName = Literal["threads", "prefork", "solo"]
+# Only pools whose SIGTERM path is tested (tests/worker/test_faults.py). solo is left out: a
+# SIGTERM during a task fails that task (Celery's solo pool cannot cancel it) instead of requeueing it.
+PoolName = Literal["threads", "prefork"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 # Cloud Run sends SIGKILL 10 s after SIGTERM. Running tasks get this long to finish; the rest of
@@ -40,7 +42,7 @@ THREAD_POOL_CLASS: Final = "worker.pool:ThreadTaskPool"
 
 _HINTS: Final = {
     "WORKER_QUEUES": f"a comma-separated subset of {','.join(QUEUES)}, e.g. WORKER_QUEUES=high,default",
-    "WORKER_POOL": "one of threads (I/O-bound work, the default), prefork (CPU-bound work), solo",
+    "WORKER_POOL": "threads (I/O-bound work, the default) or prefork (CPU-bound work)",
     "WORKER_CONCURRENCY": "an integer from 1 to 1000 (threads: 50 suits I/O-bound work)",
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
     "PORT": "an integer from 1 to 65535 (Cloud Run sets it)",

@@ -1,6 +1,6 @@
 """Task counters for /metrics (Prometheus text format), fed by Celery's task signals.
 
-The signals fire where a task runs. With the default threads pool (and solo) that is the process
+The signals fire where a task runs. With the default threads pool that is the process
 serving /metrics. Under prefork they fire in the child processes, which this registry does not see,
 so the counters stay at zero there; use Celery events or Flower for prefork workers.
 """
@@ -13,7 +13,7 @@ from celery import signals
 from prometheus_client import Counter, disable_created_metrics
 
 # Only the counters themselves, not a *_created gauge per label set.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 TASKS = Counter(
     "worker_tasks",
