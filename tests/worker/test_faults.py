@@ -39,6 +39,11 @@ def started(worker: WorkerProcess, task_id: str, timeout: float = 30) -> None:
     worker.wait_for_output(f"[{task_id}] received", timeout)
 
 
+def clean(worker: WorkerProcess) -> bool:
+    """No crash in the worker's log: Celery logs a fatal error as "Unrecoverable error"."""
+    return "Unrecoverable error" not in worker.output()
+
+
 def successes(*workers: WorkerProcess) -> Counter[str]:
     """How many times each task id succeeded, across the workers' logs."""
     ids = Counter[str]()
@@ -77,6 +82,7 @@ def test_sigterm_mid_task_exits_within_10s_and_requeues_the_task(redis_server, w
 
     print(f"{pool or 'threads'}: exited {elapsed:.2f}s after SIGTERM")
     assert elapsed < CLOUD_RUN_GRACE_SECONDS, f"exited {elapsed:.1f}s after SIGTERM\n{first.describe()}"
+    assert clean(first), first.describe()
     assert not result.ready()
     assert queue_depth(redis_server, "default") == 1, f"task not requeued\n{first.describe()}"
     assert unacked(redis_server) == 0
@@ -95,6 +101,7 @@ def test_sigterm_mid_short_task_lets_it_finish_within_10s(redis_server, worker_f
     elapsed = worker.stop(signal.SIGTERM, timeout=30)
 
     assert elapsed < CLOUD_RUN_GRACE_SECONDS, f"exited {elapsed:.1f}s after SIGTERM\n{worker.describe()}"
+    assert clean(worker), worker.describe()
     assert result_of(client, result.id, 10)["latency_seconds"] >= 2
     assert queue_depth(redis_server, "default") == 0 and unacked(redis_server) == 0
 
@@ -107,7 +114,7 @@ def test_redis_restart_while_idle_the_same_worker_resumes(redis_server, worker_f
 
     worker.wait_healthy(timeout=60)
     assert result_of(client, client.send_task("add", kwargs={"x": 1, "y": 1}).id, 60) == 2
-    assert worker.alive() and worker.pid == pid
+    assert worker.alive() and worker.pid == pid and clean(worker)
 
 
 @pytest.mark.parametrize("busy", [False, True], ids=["threads-idle", "prefork-every-slot-busy"])
@@ -148,7 +155,7 @@ def test_redis_restart_while_busy_the_same_worker_resumes_and_runs_nothing_twice
     worker.wait_healthy(timeout=60)
     after = [client.send_task("add", kwargs={"x": i, "y": i}) for i in range(5)]
     assert [result_of(client, r.id, 60) for r in after] == [2 * i for i in range(5)]
-    assert worker.alive() and worker.pid == pid
+    assert worker.alive() and worker.pid == pid and clean(worker)
     wait_until(lambda: all(successes(worker)[r.id] == 1 for r in busy), 30, "the in-flight tasks to finish")
     runs = successes(worker)
     assert all(count == 1 for count in runs.values()), f"a task ran twice: {runs}\n{worker.describe()}"
@@ -174,7 +181,7 @@ def test_connections_dropped_while_busy_every_task_completes_at_least_once(redis
     assert [result_of(client, r.id, 60)["latency_seconds"] >= 3 for r in busy] == [True, True]
     wait_until(lambda: all(successes(worker)[r.id] >= 1 for r in busy), 30, "every task to succeed")
     assert result_of(client, client.send_task("add", kwargs={"x": 3, "y": 4}).id, 60) == 7
-    assert worker.alive() and worker.pid == pid
+    assert worker.alive() and worker.pid == pid and clean(worker)
     runs = successes(worker)
     assert all(1 <= runs[r.id] <= 2 for r in busy), runs
     wait_until(lambda: unacked(redis_server) == 0, 30, "no message left unacked")
@@ -233,4 +240,4 @@ def test_frozen_redis_is_noticed_by_the_brpop_health_check_and_the_worker_recove
     worker.wait_healthy(timeout=60)
     print(f"frozen Redis: 503 after {noticed:.1f}s")
     assert result_of(client, client.send_task("add", kwargs={"x": 5, "y": 5}).id, 60) == 10
-    assert worker.alive() and worker.pid == pid
+    assert worker.alive() and worker.pid == pid and clean(worker)

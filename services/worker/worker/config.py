@@ -39,6 +39,7 @@ BROKER_TRANSPORT_CLASS: Final = "worker.broker:Transport"
 # The celery import path of the default pool: Celery's thread pool with a shutdown that does not
 # wait for running threads (see worker.pool).
 THREAD_POOL_CLASS: Final = "worker.pool:ThreadTaskPool"
+CONSUMER_CLASS: Final = "worker.pool:ShutdownAwareConsumer"
 
 _HINTS: Final = {
     "WORKER_QUEUES": f"a comma-separated subset of {','.join(QUEUES)}, e.g. WORKER_QUEUES=high,default",
@@ -139,6 +140,8 @@ def celery_config(broker: BrokerSettings, worker: WorkerSettings) -> dict[str, A
         broker_transport=BROKER_TRANSPORT_CLASS,
         # --- Pool -----------------------------------------------------------------------------
         worker_pool=THREAD_POOL_CLASS if worker.worker_pool == "threads" else worker.worker_pool,
+        # Lets the thread pool tell a shutdown (abandon the thread, requeue) from a connection loss.
+        worker_consumer=CONSUMER_CLASS,
         worker_concurrency=worker.worker_concurrency,
         # Where worker.health serves /healthz and /metrics (Cloud Run's $PORT).
         health_port=worker.port,

@@ -10,13 +10,19 @@ are requeued when the broker channel closes. ``python -m worker`` then ends the 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery.concurrency import thread
+from celery.worker.consumer import Consumer
 
 logger = logging.getLogger(__name__)
 
 
 class ThreadTaskPool(thread.TaskPool):  # type: ignore[misc]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.shutting_down = False
+
     def on_stop(self) -> None:
         # Celery calls this from the SIGTERM handler, on the thread that submits tasks. If the signal
         # interrupted submit(), that frame holds the executor's (non-reentrant) shutdown lock, and
@@ -30,7 +36,20 @@ class ThreadTaskPool(thread.TaskPool):  # type: ignore[misc]
         self.executor.shutdown(wait=False, cancel_futures=True)
 
     def terminate_job(self, pid: int | None, signal: int | None = None) -> None:
-        # A thread cannot be killed. Celery calls this to cancel late-ack tasks at shutdown and on a
-        # broker connection loss; the task keeps running, and its message stays unacked, so it is
-        # requeued when the channel closes or redelivered after the visibility timeout.
-        raise NotImplementedError("the threads pool cannot cancel a running task")
+        # A thread cannot be killed. At shutdown that is fine: the task's message is unacked and is
+        # requeued when the channel closes, just before the process exits. On a broker connection
+        # loss the task keeps running, so say so: Celery logs it and leaves the request active.
+        if self.shutting_down:
+            logger.warning("a task still running at shutdown is abandoned; its message goes back to the queue")
+            return
+        raise NotImplementedError("the threads pool cannot cancel a running task; it runs to completion")
+
+
+class ShutdownAwareConsumer(Consumer):  # type: ignore[misc]
+    """Tells the thread pool when Celery cancels tasks because the worker is shutting down."""
+
+    def cancel_active_requests(self) -> None:
+        # Celery calls this only from its shutdown signal handlers (soft/cold shutdown).
+        if isinstance(self.pool, ThreadTaskPool):
+            self.pool.shutting_down = True
+        super().cancel_active_requests()
