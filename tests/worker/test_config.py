@@ -193,3 +193,16 @@ def test_health_check_interval_reaches_redis_py(redis_server):
         kwargs = channel.client.connection_pool.connection_kwargs
         assert kwargs["health_check_interval"] == BROKER_HEALTH_CHECK_INTERVAL_SECONDS
         assert kwargs["socket_timeout"] == REDIS_SOCKET_TIMEOUT_SECONDS
+
+
+def test_thread_pool_cancels_nothing_but_lets_a_shutdown_through():
+    pool = ThreadTaskPool(limit=1)
+    with pytest.raises(NotImplementedError):
+        pool.terminate_job(None)  # a connection loss: Celery logs it, the task runs on
+    pool.shutting_down = True
+    pool.terminate_job(None)  # a shutdown: abandoned, its message is requeued when the channel closes
+    pool.on_stop()
+
+
+def test_worker_uses_the_shutdown_aware_consumer(app):
+    assert app.conf.worker_consumer == "worker.pool:ShutdownAwareConsumer"
