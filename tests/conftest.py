@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from tests.support.api_process import ApiProcess, api_factory_fixture
 from tests.support.redis_server import RedisServer
 from tests.support.worker_process import WorkerProcess, worker_factory_fixture
 
@@ -38,3 +39,9 @@ def worker_factory() -> Iterator[Callable[..., WorkerProcess]]:
     Each call waits for /healthz 200; every worker still running is killed at teardown.
     """
     yield from worker_factory_fixture()
+
+
+@pytest.fixture
+def api_factory() -> Iterator[Callable[..., ApiProcess]]:
+    """``api_factory(redis, **env)``: a real ``python -m api`` subprocess, healthy, stopped at teardown."""
+    yield from api_factory_fixture()

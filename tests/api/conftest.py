@@ -11,7 +11,6 @@ from api.main import create_app
 from fastapi.testclient import TestClient
 from task_contract import BrokerSettings
 
-from tests.support.api_process import ApiProcess, api_factory_fixture
 from tests.support.redis_server import RedisServer
 
 API_KEY = "test-api-key-0123456789"
@@ -47,9 +46,3 @@ def client_factory(redis_server: RedisServer) -> Iterator[Callable[..., TestClie
 @pytest.fixture
 def client(client_factory: Callable[..., TestClient]) -> TestClient:
     return client_factory()
-
-
-@pytest.fixture
-def api_factory() -> Iterator[Callable[..., ApiProcess]]:
-    """``api_factory(redis, **env)``: a real ``python -m api`` subprocess, healthy, stopped at teardown."""
-    yield from api_factory_fixture()
