@@ -39,10 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     ensure_tools()
     machine = machine_info()
     print(f"# {machine['date_utc']} on {machine['cpus']} x {machine['cpu_model']}, load {machine['loadavg_at_start']}")
+    command = " ".join(["python -m benchmarks", *(sys.argv[1:] if argv is None else argv)])
     failed = []
     names = list(BENCHMARKS) if args.name == "all" else [args.name]
     for name in names:
         started = time.monotonic()
+        machine = machine_info()  # this benchmark's start time and load
         print(f"\n## {name}{' (quick)' if args.quick else ''}", flush=True)
         try:
             record = BENCHMARKS[name](args.quick)
@@ -50,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
             failed.append(name)
             continue
-        record.update(machine=machine, quick=args.quick, command=" ".join(["python -m benchmarks", *sys.argv[1:]]),
+        record.update(machine=machine, quick=args.quick, command=command,
                       wall_seconds=round(time.monotonic() - started, 1))
         path = write_results(name + ("-quick" if args.quick else ""), record, results_dir)
         target = record["target"]
