@@ -17,6 +17,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from tests.support.api_process import ApiProcess
+
 from benchmarks.report import markdown_table, median, ratio
 from benchmarks.stack import (
     PYTHON,
@@ -57,6 +59,29 @@ def wrk(url: str, seconds: int, api_key: str, server_pid: int | None = None) -> 
     return result
 
 
+class HelperApi:
+    """tests/support/api_process.py's ApiProcess, seen through the interface of stack.Process."""
+
+    def __init__(self, api: ApiProcess) -> None:
+        self.api = api
+        self.log_path = api.log_path
+
+    @property
+    def pid(self) -> int:
+        assert self.api.process is not None, "API not started"
+        return self.api.process.pid
+
+    def check_alive(self) -> None:
+        if self.api.process is None or self.api.process.poll() is not None:
+            raise BenchmarkError(f"the API exited early:\n{self.tail()}")
+
+    def tail(self, lines: int = 30) -> str:
+        return "\n".join(self.api.log_lines()[-lines:])
+
+    def stop(self) -> None:
+        self.api.stop(timeout=10)  # keeps the log, unlike cleanup()
+
+
 def empty_queues(url: str) -> int:
     """Delete everything but kombu's bindings: the tasks the API queued in this round."""
     client = redis_client(url)
@@ -71,7 +96,7 @@ def run(quick: bool) -> dict[str, Any]:
     api_key = secrets.token_urlsafe(16)
     scratch = ScratchDir()
     with private_redis() as server:
-        api_env = {"REDIS_URL": server.url, "API_KEYS": api_key}
+        api_env = {"REDIS_URL": server.url}
         # name -> (argv, extra environment, readiness path). "api" is python -m api with its defaults.
         variants: dict[str, tuple[list[str], dict[str, str], str]] = {
             "bare": ([PYTHON, "-m", "benchmarks.fixtures.bare_api"], {}, "/healthz"),
@@ -83,14 +108,22 @@ def run(quick: bool) -> dict[str, Any]:
             variants["bare+lpush"] = ([PYTHON, "-m", "benchmarks.fixtures.bare_api"],
                                       {"BENCH_REDIS_URL": server.url}, "/healthz")
         samples: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
-        processes: dict[str, Process] = {}
+        processes: dict[str, Process | HelperApi] = {}
         urls: dict[str, str] = {}
         try:
             for name, (argv, extra, ready) in variants.items():
-                port = free_port()
-                process = Process(name, argv, base_env(PORT=str(port), **extra), scratch.log(name)).start()
-                processes[name] = process
-                base = f"http://127.0.0.1:{port}"
+                process: Process | HelperApi
+                if argv[-1] == "api":
+                    # The API engineers' own launcher (python -m api), which waits for /healthz.
+                    api = ApiProcess(env=extra, api_key=api_key, log_path=scratch.log(name))
+                    processes[name] = process = HelperApi(api)
+                    api.start(timeout=60)
+                    base = api.url
+                else:
+                    port = free_port()
+                    process = Process(name, argv, base_env(PORT=str(port), **extra), scratch.log(name)).start()
+                    processes[name] = process
+                    base = f"http://127.0.0.1:{port}"
                 wait_for(partial(http_ok, base + ready), 60, f"{name} {ready}", process)
                 urls[name] = base + PATH
             for url in urls.values():  # warm-up, not recorded

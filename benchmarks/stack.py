@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Self
+from typing import Protocol, Self
 
 import redis
 
@@ -122,7 +122,22 @@ class Process:
             pass
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str, process: Process | None = None,
+class Supervised(Protocol):
+    """What a benchmark needs of a process it started: ours (Process) or a test helper's, adapted."""
+
+    log_path: Path
+
+    @property
+    def pid(self) -> int: ...
+
+    def check_alive(self) -> None: ...
+
+    def tail(self, lines: int = 30) -> str: ...
+
+    def stop(self) -> None: ...
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str, process: Supervised | None = None,
              interval: float = 0.05) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
