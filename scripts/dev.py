@@ -53,8 +53,20 @@ def launch() -> None:
     env.setdefault("API_PORT", "8000" if port_is_free(8000) else str(free_port()))
     env.setdefault("WORKER_PORT", str(free_port()))
     env.setdefault("API_KEYS", "dev-key")
-    honcho = [sys.executable, "-m", "honcho", "start", "-f", str(ROOT / "Procfile"), "-d", str(ROOT)]
-    os.execvpe(sys.executable, [*honcho, *processes], {**env, "PYTHONUNBUFFERED": "1"})
+    # The Procfile says `python`: make that this virtualenv's interpreter.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env["PYTHONUNBUFFERED"] = "1"
+    os.environ.clear()
+    os.environ.update(env)
+
+    import honcho.command
+    import honcho.manager
+
+    # Stop like Cloud Run does: SIGTERM, then SIGKILL after 10 s (honcho's own default is 5 s,
+    # shorter than the worker's soft shutdown).
+    honcho.manager.KILL_WAIT = 10
+    sys.argv = ["honcho", "start", "-f", str(ROOT / "Procfile"), "-d", str(ROOT), *processes]
+    honcho.command.main()
 
 
 def announce() -> None:
