@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 dev: $(VENV)/.dev-installed
 	$(BIN)/python scripts/dev.py
 
-test: system-packages $(VENV)/.test-installed lint pytest bench-smoke
+test: system-packages $(VENV)/.test-installed lint bench-smoke pytest
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
