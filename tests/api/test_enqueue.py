@@ -7,10 +7,11 @@ import json
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
+import redis
 from fastapi.testclient import TestClient
-from kombu.exceptions import OperationalError
 from task_contract import TASKS
 
 from tests.api.conftest import AUTH
@@ -147,22 +148,32 @@ def test_integral_floats_are_integers_as_in_json_schema(client: TestClient, redi
     assert kwargs == {"x": 3, "y": -2} and isinstance(kwargs["x"], int)
 
 
-def test_a_failed_publish_releases_the_idempotency_key(client: TestClient, redis_server: RedisServer) -> None:
+def test_a_failed_publish_releases_the_idempotency_key(
+    client: TestClient, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     broker = client.app.state.broker  # type: ignore[attr-defined]
-    real_send_task = broker.celery.send_task
+    real_pipeline = broker.broker_client.pipeline
 
-    def refused(*args: object, **kwargs: object) -> None:  # the broker fails, the results Redis answers
-        raise OperationalError("Error 111 connecting to broker. Connection refused.")
+    def refusing_publish(transaction: bool = True, **kwargs: object) -> Any:
+        # The claim's pipeline answers; the publish's MULTI/EXEC is refused, as by a failing Redis.
+        pipe = real_pipeline(transaction=transaction, **kwargs)
+        if transaction:
+            async def refused() -> None:
+                await pipe.reset()
+                raise redis.ConnectionError("Error 111 connecting to localhost:6379. Connection refused.")
 
-    broker.celery.send_task = refused
+            pipe.execute = refused
+        return pipe
+
+    monkeypatch.setattr(broker.broker_client, "pipeline", refusing_publish)
     headers = {**AUTH, "Idempotency-Key": "after-a-503"}
     failed = client.post("/v1/tasks/add", json={"x": 1, "y": 2}, headers=headers)
-    broker.celery.send_task = real_send_task
+    monkeypatch.undo()
     retried = client.post("/v1/tasks/add", json={"x": 1, "y": 2}, headers=headers)
 
     assert failed.status_code == 503
     assert failed.headers["retry-after"] == "5"
-    assert failed.json()["detail"].startswith("broker unavailable: publish: OperationalError")
+    assert failed.json()["detail"].startswith("broker unavailable: publish: ConnectionError")
     assert retried.status_code == 202
     assert retried.json()["idempotent_replay"] is False
     assert queue_depth(redis_server, "high") == 1

@@ -1,27 +1,32 @@
-"""The API's connections to Redis: a publish-only Celery app and plain Redis clients.
+"""The API's connections to Redis: ``redis.asyncio`` clients, a Celery app that only builds messages.
 
-Every call that touches the network goes through :meth:`Broker.run`, which runs it in a
-worker thread (never on the event loop) under a hard deadline, so a Redis that is down or
-hung turns into :class:`BrokerUnavailable` (HTTP 503) in about a second, never a hang.
+Every request-time call to Redis goes through :meth:`Broker.call`, which awaits it on the
+event loop under a hard deadline (``asyncio.timeout``), so a Redis that is down or hung turns
+into :class:`BrokerUnavailable` (HTTP 503) in about a second, never a hang. The one blocking
+client left, ``broker_redis``, is read by the ``/metrics`` queue-depth collector in a thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import anyio
-import anyio.to_thread
 import redis
+import redis.asyncio
+import redis.asyncio.retry
 from celery import Celery
 from kombu.exceptions import KombuError
+from kombu.transport.redis import PRIORITY_STEPS, Channel
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from task_contract import BrokerSettings, celery_connection_config
 from task_contract.connection import redact
+
+from api.celery_message import MessageBuilder
 
 log = logging.getLogger(__name__)
 
@@ -31,30 +36,46 @@ T = TypeVar("T")
 BROKER_ERRORS: tuple[type[BaseException], ...] = (redis.RedisError, KombuError, OSError)
 
 
+_CLEAN_UP_ERRORS: tuple[type[BaseException], ...] = (TimeoutError, *BROKER_ERRORS)
+
+
 class BrokerUnavailable(Exception):
     """Redis did not answer in time or refused the command; the client should retry later."""
 
 
-def redis_client(url: str, settings: BrokerSettings) -> redis.Redis:
-    """A client that fails fast: ~1 s timeouts and one immediate retry.
-
-    The single retry reconnects a pooled socket that went stale when Redis restarted;
-    a Redis that is really down fails both attempts at once (connection refused).
-    """
+def _client_options(url: str, settings: BrokerSettings) -> dict[str, Any]:
     timeout = settings.redis_connect_timeout_seconds
     options: dict[str, Any] = {
         "socket_timeout": timeout,
         "socket_connect_timeout": timeout,
-        "retry": Retry(NoBackoff(), 1),
         "health_check_interval": 30,
     }
     if url.startswith("rediss://") and settings.redis_ca_file is not None:
         options["ssl_ca_certs"] = str(settings.redis_ca_file)
-    return redis.Redis.from_url(url, **options)
+    return options
+
+
+def redis_client(url: str, settings: BrokerSettings) -> redis.Redis:
+    """A blocking client that fails fast: ~1 s timeouts and one immediate retry.
+
+    The single retry reconnects a pooled socket that went stale when Redis restarted;
+    a Redis that is really down fails both attempts at once (connection refused).
+    """
+    return redis.Redis.from_url(url, retry=Retry(NoBackoff(), 1), **_client_options(url, settings))
+
+
+def async_redis_client(url: str, settings: BrokerSettings) -> redis.asyncio.Redis:
+    """The same fail-fast client for the event loop (TLS with REDIS_CA_FILE, AUTH from the URL)."""
+    return redis.asyncio.Redis.from_url(
+        url, retry=redis.asyncio.retry.Retry(NoBackoff(), 1), **_client_options(url, settings)
+    )
 
 
 def publisher_app(settings: BrokerSettings) -> Celery:
-    """A Celery app that only publishes: tasks are sent by name, the worker's code is never imported.
+    """A Celery app for tasks sent by name (the worker's code is never imported).
+
+    The API builds its messages with it (``celery_message``) and publishes them itself; its
+    settings are still those ``send_task`` would publish with (tests compare the two).
 
     It has no result backend: ``send_task`` would otherwise SUBSCRIBE to every task's
     result channel, a connection and a subscription per submission that the API never
@@ -80,22 +101,37 @@ def publisher_app(settings: BrokerSettings) -> Celery:
 
 @dataclass
 class Broker:
-    """Where the API publishes (``celery``), reads queue depth (``broker_redis``) and task state (``results_redis``)."""
+    """Redis for publishing (``broker_client``), task state (``results_client``), queue depth (``broker_redis``, blocking).
+
+    ``results_client`` is ``broker_client`` itself when the result backend is the broker's Redis: then a
+    submission records its id and publishes in one MULTI/EXEC.
+    """
 
     settings: BrokerSettings
     celery: Celery
+    messages: MessageBuilder
+    broker_client: redis.asyncio.Redis
+    results_client: redis.asyncio.Redis
     broker_redis: redis.Redis
-    results_redis: redis.Redis
+    # Clean-ups still running after their request gave up (see ``in_background``).
+    _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     @classmethod
     def from_settings(cls, settings: BrokerSettings) -> Broker:
-        broker_redis = redis_client(settings.redis_url, settings)
-        results_redis = (
-            broker_redis
-            if settings.backend_url == settings.redis_url
-            else redis_client(settings.backend_url, settings)
+        same = settings.backend_url == settings.redis_url
+        aio = async_redis_client(settings.redis_url, settings)
+        results = aio if same else async_redis_client(settings.backend_url, settings)
+        app = publisher_app(settings)
+        transport = app.conf.broker_transport_options
+        messages = MessageBuilder(
+            app, transport.get("sep", Channel.sep), transport.get("priority_steps", PRIORITY_STEPS)
         )
-        return cls(settings, publisher_app(settings), broker_redis, results_redis)
+        return cls(settings, app, messages, aio, results, redis_client(settings.redis_url, settings))
+
+    @property
+    def shared(self) -> bool:
+        """The result backend is the broker's Redis (same client)."""
+        return self.results_client is self.broker_client
 
     @property
     def deadline_seconds(self) -> float:
@@ -103,11 +139,11 @@ class Broker:
         # timeouts alone could add up (connect + read, then the retry's).
         return self.settings.redis_connect_timeout_seconds
 
-    async def run(self, call: Callable[[], T], what: str) -> T:
-        """Run a blocking Redis/Celery ``call`` in a thread; any broker failure becomes BrokerUnavailable."""
+    async def call(self, call: Callable[[], Awaitable[T]], what: str) -> T:
+        """Await ``call()`` under the deadline; any broker failure becomes BrokerUnavailable."""
         try:
-            with anyio.fail_after(self.deadline_seconds):
-                return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+            async with asyncio.timeout(self.deadline_seconds):
+                return await call()
         except TimeoutError:
             log.warning("%s: no answer from Redis within %.1f s", what, self.deadline_seconds)
             raise BrokerUnavailable(f"{what}: no answer from Redis within {self.deadline_seconds:.1f} s") from None
@@ -115,15 +151,35 @@ class Broker:
             log.warning("%s failed: %s: %s", what, type(exc).__name__, exc)
             raise BrokerUnavailable(f"{what}: {type(exc).__name__}: {redact_urls(str(exc))}") from exc
 
-    def ping(self) -> None:
-        self.broker_redis.ping()
-        if self.results_redis is not self.broker_redis:
-            self.results_redis.ping()
+    def in_background(self, call: Callable[[], Awaitable[None]], what: str) -> asyncio.Task[None]:
+        """Run a best-effort clean-up to its end under its own deadline, even if the request stops waiting."""
+
+        async def run() -> None:
+            try:
+                async with asyncio.timeout(self.deadline_seconds):
+                    await call()
+            except _CLEAN_UP_ERRORS as exc:
+                log.warning("%s failed: %s: %s", what, type(exc).__name__, redact_urls(str(exc)))
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def ping(self) -> None:
+        await self.broker_client.ping()
+        if not self.shared:
+            await self.results_client.ping()
+
+    async def aclose(self) -> None:
+        await self.broker_client.aclose()
+        if not self.shared:
+            await self.results_client.aclose()
+        self.close()
 
     def close(self) -> None:
+        """The blocking parts: queue-depth client and the Celery app."""
         self.broker_redis.close()
-        if self.results_redis is not self.broker_redis:
-            self.results_redis.close()
         self.celery.close()
 
 

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Final
 
-import redis
+import redis.asyncio
 
 from api.auth import Caller
 
@@ -52,13 +52,22 @@ def fingerprint(task_name: str, kwargs: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def claim(client: redis.Redis, key: str, task_id: str, payload_fingerprint: str, window_seconds: int) -> Claim:
-    """Claim ``key`` for ``task_id``, or return the task id that already holds it."""
+async def claim(
+    client: redis.asyncio.Redis, key: str, task_id: str, payload_fingerprint: str, window_seconds: int
+) -> Claim:
+    """Claim ``key`` for ``task_id``, or return the task id that already holds it.
+
+    SET NX and GET go in one pipeline (one round trip): if the SET won, the GET reads our
+    own record back; if it lost, the holder's.
+    """
     record = json.dumps({"task_id": task_id, "fingerprint": payload_fingerprint})
     for _ in range(2):  # the holder may expire between our SET and GET: then claim again
-        if client.set(key, record, nx=True, ex=window_seconds):
+        pipe = client.pipeline(transaction=False)
+        pipe.set(key, record, nx=True, ex=window_seconds)
+        pipe.get(key)
+        won, existing = await pipe.execute()
+        if won:
             return Claim(task_id=task_id, replayed=False)
-        existing = client.get(key)
         if existing is not None:
             held = json.loads(existing)
             if held["fingerprint"] != payload_fingerprint:
@@ -70,6 +79,6 @@ def claim(client: redis.Redis, key: str, task_id: str, payload_fingerprint: str,
     raise IdempotencyConflict("Idempotency-Key is being claimed and released concurrently; retry")
 
 
-def release(client: redis.Redis, key: str, task_id: str) -> None:
+async def release(client: redis.asyncio.Redis, key: str, task_id: str) -> None:
     """Give the key up after a failed publish, so the client's retry publishes for real."""
-    client.eval(_RELEASE_SCRIPT, 1, key, task_id)
+    await client.eval(_RELEASE_SCRIPT, 1, key, task_id)

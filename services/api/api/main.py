@@ -60,7 +60,7 @@ def create_app(settings: ApiSettings | None = None, broker_settings: BrokerSetti
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        broker.close()
+        await broker.aclose()
 
     app = FastAPI(
         title="cloudrun-celery API",

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any, Final
 
-import redis
+import redis.asyncio
 from celery import states
 from celery.backends.redis import RedisBackend
 from kombu.utils import json as kombu_json
@@ -26,20 +26,21 @@ _RESULT_PREFIX: Final = RedisBackend.task_keyprefix
 _decode: Callable[[bytes], Any] = kombu_json.loads
 
 
-def record_submitted(client: redis.Redis, task_id: str, task_name: str, ttl_seconds: int) -> None:
-    client.set(f"{_SUBMITTED_PREFIX}{task_id}", task_name, ex=ttl_seconds)
+def submitted_key(task_id: str) -> str:
+    """Where the API records a submitted id (value: the task name, TTL: RESULT_TTL_SECONDS)."""
+    return f"{_SUBMITTED_PREFIX}{task_id}"
 
 
-def forget_submitted(client: redis.Redis, task_id: str) -> None:
-    client.delete(f"{_SUBMITTED_PREFIX}{task_id}")
+async def forget_submitted(client: redis.asyncio.Redis, task_id: str) -> None:
+    await client.delete(submitted_key(task_id))
 
 
-def read_status(client: redis.Redis, task_id: str) -> TaskStatus | None:
+async def read_status(client: redis.asyncio.Redis, task_id: str) -> TaskStatus | None:
     """The task's state, result or error; None if the id was never submitted or has expired."""
     pipe = client.pipeline(transaction=False)
     pipe.get(f"{_RESULT_PREFIX}{task_id}")
-    pipe.get(f"{_SUBMITTED_PREFIX}{task_id}")
-    raw_meta, raw_name = pipe.execute()
+    pipe.get(submitted_key(task_id))
+    raw_meta, raw_name = await pipe.execute()
     name = raw_name.decode() if raw_name is not None else None
     if raw_meta is None:
         if name is None:

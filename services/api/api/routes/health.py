@@ -26,7 +26,7 @@ async def healthz() -> HealthResponse:
 )
 async def readyz(request: Request) -> HealthResponse:
     broker: Broker = request.app.state.broker
-    await broker.run(broker.ping, "readiness check")
+    await broker.call(broker.ping, "readiness check")
     return HealthResponse(status="ready")
 
 

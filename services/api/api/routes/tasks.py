@@ -79,7 +79,7 @@ async def enqueue(
     )
     kwargs = payload.model_dump(mode="json")
     try:
-        submitted = await broker.run(partial(submit, broker, spec, kwargs, claim), "publish")
+        submitted = await broker.call(partial(submit, broker, spec, kwargs, claim), "publish")
     except idempotency.IdempotencyConflict as exc:
         metrics.failed(spec, IDEMPOTENCY_CONFLICT)
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
@@ -205,7 +205,7 @@ async def get_task_status(
     caller: CallerDep,
 ) -> TaskStatus:
     broker: Broker = request.app.state.broker
-    found = await broker.run(partial(read_status, broker.results_redis, str(task_id)), "status read")
+    found = await broker.call(partial(read_status, broker.results_client, str(task_id)), "status read")
     if found is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,

@@ -1,0 +1,100 @@
+"""The API's own publish puts on the list exactly what Celery's ``send_task`` + kombu's Redis transport would.
+
+Both publish the same task (same id) into a real Redis; the two list entries must be equal
+field by field, the per-message ``delivery_tag`` (a fresh uuid4) aside. A kombu or Celery
+upgrade that changes the envelope, the headers or the list naming fails here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from typing import Any
+
+import pytest
+from api.broker import Broker
+from api.publisher import publish
+from kombu.transport.redis import PRIORITY_STEPS
+from task_contract import TASKS, TaskSpec
+
+from tests.api.conftest import broker_settings
+from tests.support.redis_server import RedisServer
+
+TASK_ID = "0b7e1f3a-9c4d-4e2b-8a6f-1d2c3b4a5e6f"
+
+
+def only_entry(redis_server: RedisServer) -> tuple[str, dict[str, Any]]:
+    """The one list entry in Redis (and its list), removed."""
+    client = redis_server.client()
+    lists = [key for key in client.keys("*") if client.type(key) == b"list"]
+    assert len(lists) == 1, lists
+    [raw] = client.lrange(lists[0], 0, -1)
+    client.delete(lists[0])
+    return lists[0].decode(), json.loads(raw)
+
+
+def assert_same_entry(celery_entry: dict[str, Any], api_entry: dict[str, Any]) -> None:
+    assert set(api_entry) == set(celery_entry)
+    for field in ("body", "content-encoding", "content-type"):
+        assert api_entry[field] == celery_entry[field], field
+    assert api_entry["headers"] == celery_entry["headers"]
+    assert list(api_entry["headers"]) == list(celery_entry["headers"])
+    celery_props, api_props = dict(celery_entry["properties"]), dict(api_entry["properties"])
+    assert list(api_props) == list(celery_props)
+    for tag in (celery_props.pop("delivery_tag"), api_props.pop("delivery_tag")):
+        assert isinstance(tag, str) and len(tag) == 36
+    assert api_props == celery_props
+
+
+@pytest.mark.parametrize(
+    ("spec", "kwargs"),
+    [(TASKS["add"], {"x": 2, "y": -3}), (TASKS["external_call"], {"latency_seconds": 0.5, "url": None}),
+     (TASKS["flaky"], {"fail_times": 2})],
+    ids=lambda value: value.name if isinstance(value, TaskSpec) else "",
+)
+def test_the_api_publishes_what_send_task_publishes(
+    redis_server: RedisServer, spec: TaskSpec, kwargs: dict[str, Any]
+) -> None:
+    broker = Broker.from_settings(broker_settings(redis_server))
+    redis_server.client().flushall()
+
+    broker.celery.send_task(spec.name, kwargs=kwargs, queue=spec.queue, task_id=TASK_ID, retry=False)
+    redis_server.client().delete(*redis_server.client().keys("_kombu.binding*"))  # send_task's declare
+    celery_list, celery_entry = only_entry(redis_server)
+
+    async def api_publish() -> None:
+        try:
+            await publish(broker, spec, kwargs, TASK_ID)
+        finally:
+            await broker.aclose()
+
+    asyncio.run(api_publish())
+    redis_server.client().delete(f"cloudrun_celery:submitted:{TASK_ID}")
+    api_list, api_entry = only_entry(redis_server)
+
+    assert api_list == celery_list == spec.queue
+    assert_same_entry(celery_entry, api_entry)
+    args, sent_kwargs, embed = json.loads(base64.b64decode(api_entry["body"]))
+    assert (args, sent_kwargs) == ([], kwargs)
+    assert embed == {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
+    assert api_entry["headers"]["task"] == spec.name and api_entry["headers"]["id"] == TASK_ID
+
+
+@pytest.mark.parametrize("priority", [0, 1, 3, 5, 6, 9, 12])
+def test_priorities_go_to_the_same_list_as_with_send_task(redis_server: RedisServer, priority: int) -> None:
+    broker = Broker.from_settings(broker_settings(redis_server))
+    spec = TASKS["add"]
+    try:
+        broker.celery.send_task(
+            spec.name, kwargs={"x": 1, "y": 1}, queue=spec.queue, task_id=TASK_ID, priority=priority, retry=False
+        )
+        redis_server.client().delete(*redis_server.client().keys("_kombu.binding*"))
+        celery_list, celery_entry = only_entry(redis_server)
+        api_list, raw = broker.messages.build(spec.name, {"x": 1, "y": 1}, spec.queue, TASK_ID, priority=priority)
+    finally:
+        broker.close()
+
+    assert api_list == celery_list
+    assert celery_list in [spec.queue, *(f"{spec.queue}\x06\x16{step}" for step in PRIORITY_STEPS[1:])]
+    assert_same_entry(celery_entry, json.loads(raw))
