@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 from api.broker import Broker
+from api.celery_message import fast_kwargsrepr
+from celery.utils.saferepr import saferepr
 from api.publisher import publish
 from kombu.transport.redis import PRIORITY_STEPS
 from task_contract import TASKS, TaskSpec
@@ -98,3 +100,18 @@ def test_priorities_go_to_the_same_list_as_with_send_task(redis_server: RedisSer
     assert api_list == celery_list
     assert celery_list in [spec.queue, *(f"{spec.queue}\x06\x16{step}" for step in PRIORITY_STEPS[1:])]
     assert_same_entry(celery_entry, json.loads(raw))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"x": 1, "y": -2}, {"latency_seconds": 0.1, "url": None}, {"fail_times": 0}, {"a": True, "b": False},
+     {"big": 10**12, "small": -(10**12), "f": 1e-07, "g": 1e300, "h": float("inf"), "n": float("-inf")},
+     {"k" * 40: 2**70}, {f"key_{i}": i * 1.5 for i in range(200)}, {"url": "https://example.com/'\"x"},
+     {"nested": {"a": [1, 2]}}, {"odd key": 1}, {"é": 1}],
+)
+def test_the_fast_kwargsrepr_is_celerys_saferepr_or_declines(kwargs: dict[str, Any]) -> None:
+    fast = fast_kwargsrepr(kwargs, 1024)
+    assert fast is None or fast == saferepr(kwargs, 1024, maxlevels=3)
+    if all(isinstance(value, int | float | None) for value in kwargs.values()) and len(repr(kwargs)) < 1000 \
+            and all(key.isidentifier() and key.isascii() for key in kwargs):
+        assert fast is not None  # the fast path is taken for the contract's flat payloads

@@ -155,14 +155,17 @@ def test_a_failed_publish_releases_the_idempotency_key(
     real_pipeline = broker.broker_client.pipeline
 
     def refusing_publish(transaction: bool = True, **kwargs: object) -> Any:
-        # The claim's pipeline answers; the publish's MULTI/EXEC is refused, as by a failing Redis.
+        # The claim's pipeline answers; the publish's (the one with the LPUSH) is refused, as by a failing Redis.
         pipe = real_pipeline(transaction=transaction, **kwargs)
-        if transaction:
-            async def refused() -> None:
+        real_execute = pipe.execute
+
+        async def execute() -> Any:
+            if any(args[0] == "LPUSH" for args, _ in pipe.command_stack):
                 await pipe.reset()
                 raise redis.ConnectionError("Error 111 connecting to localhost:6379. Connection refused.")
+            return await real_execute()
 
-            pipe.execute = refused
+        pipe.execute = execute
         return pipe
 
     monkeypatch.setattr(broker.broker_client, "pipeline", refusing_publish)

@@ -104,7 +104,7 @@ class Broker:
     """Redis for publishing (``broker_client``), task state (``results_client``), queue depth (``broker_redis``, blocking).
 
     ``results_client`` is ``broker_client`` itself when the result backend is the broker's Redis: then a
-    submission records its id and publishes in one MULTI/EXEC.
+    submission records its id and publishes in one pipelined round trip.
     """
 
     settings: BrokerSettings

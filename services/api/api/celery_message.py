@@ -27,6 +27,7 @@ the anonymous one, and the queue/binding declaration (the worker declares its qu
 
 from __future__ import annotations
 
+import re
 import uuid
 from bisect import bisect
 from collections.abc import Callable, Sequence
@@ -34,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from celery import Celery
+from celery.utils.saferepr import saferepr
 from kombu import serialization
 from kombu.entity import maybe_delivery_mode
 from kombu.transport.redis import PRIORITY_STEPS, Channel
@@ -57,6 +59,25 @@ _b64encode: Callable[[bytes], str] = _base64.encode
 _json_dumps: Callable[[Any], str] = kombu_json.dumps
 
 
+_PLAIN_KEY: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def fast_kwargsrepr(kwargs: dict[str, Any], maxlen: int) -> str | None:
+    """``saferepr(kwargs)`` without its token stream, for flat payloads of numbers, booleans and None.
+
+    There ``saferepr`` renders exactly ``repr`` (numbers via ``str``, which equals ``repr`` for
+    them); anything else (strings, containers, odd keys, a repr near ``maxlen``) returns None and
+    goes through Celery's ``saferepr``. ``tests/api/test_celery_message.py`` checks the two agree.
+    """
+    for key, value in kwargs.items():
+        if type(value) not in (int, float, bool) and value is not None:
+            return None
+        if not _PLAIN_KEY.match(key):
+            return None
+    text = repr(kwargs)
+    return text if len(text) < maxlen else None
+
+
 @dataclass(frozen=True)
 class Route:
     """Where a queue's messages go: kombu's exchange, routing key and delivery mode for it."""
@@ -76,6 +97,9 @@ class MessageBuilder:
         self.priority_steps = list(priority_steps)
         self.serializer: str = app.conf.task_serializer
         self._routes: dict[str, Route] = {}
+        # What as_task_v2 would compute for every message sent by name without positional args.
+        self._argsrepr: str = saferepr((), app.amqp.argsrepr_maxsize, maxlevels=app.conf.task_repr_maxlevels)
+        self._kwargsrepr_maxsize: int = app.amqp.kwargsrepr_maxsize
 
     def route(self, queue_name: str) -> Route:
         route = self._routes.get(queue_name)
@@ -110,6 +134,8 @@ class MessageBuilder:
             reply_to=app.thread_oid,
             create_sent_event=app.conf.task_send_sent_event,
             ignore_result=None,
+            argsrepr=self._argsrepr,
+            kwargsrepr=fast_kwargsrepr(kwargs, self._kwargsrepr_maxsize),  # None: as_task_v2 uses saferepr
         )
         # kombu.Producer.publish: delivery mode, then _prepare (serialize).
         properties["delivery_mode"] = route.delivery_mode
