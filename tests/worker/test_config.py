@@ -73,6 +73,11 @@ def test_every_catalog_task_is_implemented_with_late_acks_only_if_idempotent(app
         assert task.reject_on_worker_lost is spec.idempotent
 
 
+def test_only_external_call_tracks_started(app):
+    assert app.conf.task_track_started is False
+    assert {name for name in TASKS if app.tasks[name].track_started} == {"external_call"}
+
+
 def test_routing_comes_from_the_catalog(app):
     for name, spec in TASKS.items():
         assert app.amqp.router.route({}, name)["queue"].name == spec.queue

@@ -9,6 +9,7 @@ import urllib.request
 
 import pytest
 
+from tests.support.ports import wait_until
 from tests.support.worker_process import result_of
 
 
@@ -45,6 +46,17 @@ def test_worker_runs_the_catalog_tasks_and_counts_them(redis_server, worker_fact
         assert line in metrics
     assert get(base + "/nope")[0] == 404
     worker.stop(signal.SIGTERM)
+
+
+def test_only_long_tasks_report_started(redis_server, worker_factory, client):
+    worker_factory(redis_server)
+    slow = client.send_task("external_call", kwargs={"latency_seconds": 3})
+    wait_until(lambda: client.backend.get_task_meta(slow.id)["status"] == "STARTED", 10, "external_call STARTED")
+    quick = client.send_task("add", kwargs={"x": 1, "y": 2})
+    assert result_of(client, quick.id) == 3
+    # add never stored STARTED: its only write is the result (checked through the task's option).
+    assert client.backend.get_task_meta(quick.id)["status"] == "SUCCESS"
+    assert result_of(client, slow.id)["latency_seconds"] >= 3
 
 
 def test_worker_consumes_only_its_queues(redis_server, worker_factory, client):

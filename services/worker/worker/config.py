@@ -157,8 +157,9 @@ def celery_config(broker: BrokerSettings, worker: WorkerSettings) -> dict[str, A
         # reconnect; cancel them so they don't also finish here (default in Celery 6). prefork
         # can cancel; threads cannot, and Celery logs that.
         worker_cancel_long_running_tasks_on_connection_loss=True,
-        # The API shows STARTED for a task a worker has begun.
-        task_track_started=True,
+        # STARTED is stored only for long tasks, which opt in (worker.tasks.external): it costs a
+        # result write per task, about a fifth of a quick task's throughput (docs/benchmarks.md (b)).
+        task_track_started=False,
         # --- Shutdown (Cloud Run: SIGTERM, SIGKILL 10 s later) ---------------------------------
         # With REMAP_SIGTERM=SIGQUIT (set by `python -m worker`), SIGTERM starts a soft shutdown:
         # wait this long for running tasks, then requeue the unacked ones and exit, inside 10 s.

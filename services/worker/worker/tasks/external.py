@@ -22,6 +22,8 @@ MAX_BODY_BYTES: Final = 1_000_000
 
 @contract_task(
     "external_call",
+    # Long enough that callers want to see STARTED (GET /v1/tasks/{id}) while it runs.
+    track_started=True,
     autoretry_for=(urllib.error.URLError, TimeoutError, ConnectionError),
     retry_backoff=1,
     retry_backoff_max=60,
