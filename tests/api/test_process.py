@@ -43,6 +43,29 @@ def test_every_output_line_is_a_cloud_logging_json_entry(
     assert "test-auth-string" not in api.log_text()
 
 
+def test_an_enqueue_logs_one_line_with_its_task_id(
+    redis_server: RedisServer, api_factory: Callable[..., ApiProcess]
+) -> None:
+    api = api_factory(redis_server)
+    with api.client() as http:
+        first = http.post("/v1/tasks/add", json={"x": 1, "y": 2}, headers={**api.auth_headers, "Idempotency-Key": "k"})
+        again = http.post("/v1/tasks/add", json={"x": 1, "y": 2}, headers={**api.auth_headers, "Idempotency-Key": "k"})
+        http.post("/v1/tasks/add", json={"x": "one"}, headers=api.auth_headers)
+    assert api.stop() == 0
+    task_id = first.json()["task_id"]
+    assert again.json()["task_id"] == task_id
+
+    entries = [json.loads(line) for line in api.log_lines()]
+    posts = [e for e in entries if e["logger"] == "uvicorn.access" and e["httpRequest"]["requestMethod"] == "POST"]
+    assert [(e["httpRequest"]["status"], e.get("task_id"), e.get("submission")) for e in posts] == [
+        (202, task_id, "submitted"), (202, task_id, "replayed"), (422, None, None)
+    ]
+    assert {(e["task"], e["queue"]) for e in posts[:2]} == {("add", "high")}
+    assert len(str(posts[0]["api_key_id"])) == 16
+    # One line per enqueue: no second, per-submission line.
+    assert [e for e in entries if e.get("task_id") == task_id] == posts[:2]
+
+
 def test_listens_on_port(redis_server: RedisServer, api_factory: Callable[..., ApiProcess]) -> None:
     api = api_factory(redis_server)
     assert httpx.get(f"http://127.0.0.1:{api.port}/healthz").json() == {"status": "alive"}

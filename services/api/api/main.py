@@ -25,6 +25,7 @@ from task_contract import (
     celery_connection_config,
 )
 
+from api import access_log
 from api.auth import ApiKeys
 from api.body_limit import BodySizeLimit
 from api.broker import Broker, BrokerUnavailable
@@ -81,6 +82,7 @@ def create_app(settings: ApiSettings | None = None, broker_settings: BrokerSetti
         if spec is not None:
             metrics.failed(spec, PAYLOAD_TOO_LARGE)
 
+    access_log.install()
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, on_reject=count_too_large)
 
     @app.exception_handler(BrokerUnavailable)

@@ -7,7 +7,6 @@ spec carries each payload's schema; a catch-all after them answers unknown names
 from __future__ import annotations
 
 import inspect
-import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -27,7 +26,7 @@ from pydantic import ConfigDict, model_validator
 from task_contract import TASKS, TaskSpec
 from task_contract.catalog import Payload
 
-from api import idempotency
+from api import access_log, idempotency
 from api.auth import CallerDep
 from api.broker import Broker, BrokerUnavailable
 from api.core.config import ApiSettings
@@ -35,8 +34,6 @@ from api.metrics import BROKER_UNAVAILABLE, IDEMPOTENCY_CONFLICT, ApiMetrics
 from api.publisher import IdempotencyClaim, submit
 from api.schemas import ErrorResponse, TaskAccepted, TaskStatus
 from api.task_status import read_status
-
-log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 
@@ -90,12 +87,13 @@ async def enqueue(
         metrics.idempotent_replays.labels(spec.name, spec.queue).inc()
     else:
         metrics.submissions.labels(spec.name, spec.queue).inc()
-    # The access log has no task id: this line ties the request to the task the worker logs.
-    log.info(
-        "task %s %s",
-        spec.name,
-        "replayed" if submitted.replayed else "submitted",
-        extra={"task_id": submitted.task_id, "task": spec.name, "queue": spec.queue, "api_key_id": caller.key_id},
+    # Ties the request to the task the worker logs: on this request's access-log line (access_log).
+    access_log.note(
+        task_id=submitted.task_id,
+        task=spec.name,
+        queue=spec.queue,
+        api_key_id=caller.key_id,
+        submission="replayed" if submitted.replayed else "submitted",
     )
     return accepted(response, spec, submitted.task_id, replayed=submitted.replayed)
 
