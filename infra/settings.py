@@ -44,7 +44,9 @@ WEEKDAYS = (
     "SATURDAY",
     "SUNDAY",
 )
-WORKER_POOLS = ("threads", "prefork", "gevent", "solo")
+# The pools the worker image accepts (services/worker/worker/config.py): only those whose SIGTERM
+# path is tested. Anything else would pass preview and crash-loop on Cloud Run.
+WORKER_POOLS = ("threads", "prefork")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 NAME_PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{1,13}[a-z0-9]$")

@@ -148,6 +148,11 @@ CASES: dict[str, tuple[str, dict[str, Any], list[str]]] = {
         with_worker(0, minInstances=0),
         ["workers[0].minInstances: got 0; allowed: an integer from 1 to 1000"],
     ),
+    "worker pool type the worker image refuses": (
+        "dev",
+        with_worker(0, pool="gevent"),
+        ["workers[0].pool: got 'gevent'; allowed: threads | prefork"],
+    ),
     "worker pool behind a connector": (
         "dev",
         with_worker(1, kind="workerPool"),
