@@ -6,7 +6,10 @@ import signal
 import time
 from collections.abc import Callable
 
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
+import psutil
 import pytest
 
 from tests.support.api_process import ApiProcess
@@ -94,6 +97,41 @@ def test_redis_hung_gives_503_within_the_deadline_then_recovers(
             redis_server.process.send_signal(signal.SIGCONT)
         wait_recovered(api, http)
         assert http.get("/readyz").status_code == 200
+
+
+def test_redis_hung_holds_at_most_redis_max_connections(
+    redis_server: RedisServer, api_factory: Callable[..., ApiProcess]
+) -> None:
+    cap = 4
+    api = api_factory(redis_server, REDIS_MAX_CONNECTIONS=str(cap))
+    assert redis_server.process is not None and api.process is not None
+    api_process = psutil.Process(api.process.pid)
+
+    def to_redis() -> int:
+        return sum(
+            1
+            for c in api_process.net_connections(kind="tcp")
+            if c.raddr and c.raddr.port == redis_server.port and c.status == psutil.CONN_ESTABLISHED
+        )
+
+    redis_server.process.send_signal(signal.SIGSTOP)  # accepts connections, answers nothing
+    try:
+        with ThreadPoolExecutor(max_workers=20) as pool, api.client() as http:
+            burst = [
+                pool.submit(http.post, "/v1/tasks/add", json={"x": 1, "y": 2}, headers=api.auth_headers)
+                for _ in range(20)
+            ]
+            peak = 0
+            while not all(f.done() for f in burst):
+                peak = max(peak, to_redis())
+                time.sleep(0.02)
+            statuses = {f.result().status_code for f in burst}
+    finally:
+        redis_server.process.send_signal(signal.SIGCONT)
+    assert statuses == {503}
+    assert 1 <= peak <= cap + 1  # + the blocking client /readyz and /metrics use
+    with api.client() as http:
+        wait_recovered(api, http)
 
 
 def test_api_starts_while_redis_is_down_and_becomes_ready_when_it_comes_up(

@@ -58,7 +58,7 @@ def assert_same_entry(celery_entry: dict[str, Any], api_entry: dict[str, Any]) -
 def test_the_api_publishes_what_send_task_publishes(
     redis_server: RedisServer, spec: TaskSpec, kwargs: dict[str, Any]
 ) -> None:
-    broker = Broker.from_settings(broker_settings(redis_server))
+    broker = Broker.from_settings(broker_settings(redis_server), max_connections=10)
     redis_server.client().flushall()
 
     broker.celery.send_task(spec.name, kwargs=kwargs, queue=spec.queue, task_id=TASK_ID, retry=False)
@@ -85,7 +85,7 @@ def test_the_api_publishes_what_send_task_publishes(
 
 @pytest.mark.parametrize("priority", [0, 1, 3, 5, 6, 9, 12])
 def test_priorities_go_to_the_same_list_as_with_send_task(redis_server: RedisServer, priority: int) -> None:
-    broker = Broker.from_settings(broker_settings(redis_server))
+    broker = Broker.from_settings(broker_settings(redis_server), max_connections=10)
     spec = TASKS["add"]
     try:
         broker.celery.send_task(

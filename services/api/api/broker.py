@@ -64,10 +64,17 @@ def redis_client(url: str, settings: BrokerSettings) -> redis.Redis:
     return redis.Redis.from_url(url, retry=Retry(NoBackoff(), 1), **_client_options(url, settings))
 
 
-def async_redis_client(url: str, settings: BrokerSettings) -> redis.asyncio.Redis:
-    """The same fail-fast client for the event loop (TLS with REDIS_CA_FILE, AUTH from the URL)."""
+def async_redis_client(url: str, settings: BrokerSettings, max_connections: int) -> redis.asyncio.Redis:
+    """The same fail-fast client for the event loop (TLS with REDIS_CA_FILE, AUTH from the URL).
+
+    Its pool holds at most ``max_connections``; past that redis-py raises ConnectionError
+    ("Too many connections"), which becomes a 503 like any other broker failure.
+    """
     return redis.asyncio.Redis.from_url(
-        url, retry=redis.asyncio.retry.Retry(NoBackoff(), 1), **_client_options(url, settings)
+        url,
+        retry=redis.asyncio.retry.Retry(NoBackoff(), 1),
+        max_connections=max_connections,
+        **_client_options(url, settings),
     )
 
 
@@ -117,10 +124,10 @@ class Broker:
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     @classmethod
-    def from_settings(cls, settings: BrokerSettings) -> Broker:
+    def from_settings(cls, settings: BrokerSettings, max_connections: int) -> Broker:
         same = settings.backend_url == settings.redis_url
-        aio = async_redis_client(settings.redis_url, settings)
-        results = aio if same else async_redis_client(settings.backend_url, settings)
+        aio = async_redis_client(settings.redis_url, settings, max_connections)
+        results = aio if same else async_redis_client(settings.backend_url, settings, max_connections)
         app = publisher_app(settings)
         transport = app.conf.broker_transport_options
         messages = MessageBuilder(

@@ -51,7 +51,7 @@ def _enqueued_spec(method: str, path: str) -> TaskSpec | None:
 def create_app(settings: ApiSettings | None = None, broker_settings: BrokerSettings | None = None) -> FastAPI:
     settings = settings if settings is not None else ApiSettings()
     broker_settings = broker_settings if broker_settings is not None else BrokerSettings()
-    broker = Broker.from_settings(broker_settings)
+    broker = Broker.from_settings(broker_settings, settings.redis_max_connections)
     transport = celery_connection_config(broker_settings)["broker_transport_options"]
     metrics_kwargs: dict[str, Any] = {k: transport[k] for k in ("sep", "priority_steps") if k in transport}
     if "priority_steps" in metrics_kwargs:

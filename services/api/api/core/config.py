@@ -28,6 +28,10 @@ class ApiSettings(BaseSettings):
     api_keys_file: Path | None = Field(default=None, description="File with one bearer key per line.")
     idempotency_window_seconds: int = Field(default=86_400, ge=1, le=30 * 86_400)
     max_body_bytes: int = Field(default=65_536, ge=1, le=32 * 1024 * 1024)
+    # Cap on the event loop's Redis connections: with Redis hung, each waiting request would
+    # otherwise open one more. Past the cap a request gets 503 at once. Keep it above Cloud
+    # Run's request concurrency (api.concurrency, 80 by default).
+    redis_max_connections: int = Field(default=100, ge=1, le=10_000)
     log_level: str = Field(default="INFO")
     port: int = Field(default=8080, ge=1, le=65_535)
 
