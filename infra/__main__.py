@@ -136,8 +136,8 @@ api = ApiService(
         settings=settings.api,
         image=images.api,
         service_account_email=identities.api.email,
-        environment=runtime_contract.with_api_keys(
-            shared_env, secrets.refs["api-keys"]
+        environment=runtime_contract.api_environment(
+            shared_env, secrets.refs["api-keys"], settings.api.concurrency
         ),
         vpc_access=network.vpc_access(),
         deletion_protection=settings.deletion_protection,

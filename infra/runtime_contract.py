@@ -103,11 +103,22 @@ def shared_environment(
     )
 
 
-def with_api_keys(
-    environment: ContainerEnvironment, api_keys: SecretRef
+# Connections the API may hold to Redis beyond one per concurrent request (its /metrics and
+# /readyz client, background clean-ups).
+REDIS_CONNECTIONS_HEADROOM = 20
+
+
+def api_environment(
+    environment: ContainerEnvironment, api_keys: SecretRef, request_concurrency: int
 ) -> ContainerEnvironment:
+    """The shared environment plus what only the API reads: its keys and its Redis connection cap."""
     return ContainerEnvironment(
-        plain={**environment.plain, "API_KEYS_FILE": API_KEYS_FILE},
+        plain={
+            **environment.plain,
+            "API_KEYS_FILE": API_KEYS_FILE,
+            # Past the cap a request gets 503 at once; it must stay above Cloud Run's concurrency.
+            "REDIS_MAX_CONNECTIONS": str(request_concurrency + REDIS_CONNECTIONS_HEADROOM),
+        },
         secret=environment.secret,
         files=[
             *environment.files,

@@ -333,6 +333,8 @@ def test_api_service_matches_config_and_runtime_contract(stack_run: ProgramRun) 
     assert env["REDIS_CA_FILE"] == "/secrets/redis-ca/ca.pem"
     assert env["API_KEYS_FILE"] == "/secrets/api-keys/keys"
     assert "API_KEYS" not in env
+    # The API's Redis connection cap stays above the requests Cloud Run may send it at once.
+    assert int(env["REDIS_MAX_CONNECTIONS"]) > template["maxInstanceRequestConcurrency"]
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     assert mounts == {"redis-ca": "/secrets/redis-ca", "api-keys": "/secrets/api-keys"}
     volumes = {v["name"]: v["secret"]["items"] for v in template["volumes"]}

@@ -29,6 +29,10 @@ def set_api_max(config: dict[str, Any]) -> None:
     config["cloudrun-celery:api"]["maxInstances"] = 40
 
 
+def set_api_concurrency(config: dict[str, Any]) -> None:
+    config["cloudrun-celery:api"]["concurrency"] = 150
+
+
 def set_redis_size(config: dict[str, Any]) -> None:
     config["cloudrun-celery:redis"]["memorySizeGb"] = 10
 
@@ -44,6 +48,13 @@ def set_fast_worker_memory(config: dict[str, Any]) -> None:
             set_api_max,
             {f"resources.{API}.inputs.template.scaling.maxInstanceCount": (20, 40)},
         ),
+        (
+            set_api_concurrency,
+            {
+                f"resources.{API}.inputs.template.maxInstanceRequestConcurrency": (80, 150),
+                f"resources.{API}.inputs.template.containers[0].envs[3].value": ("100", "170"),
+            },
+        ),
         (set_redis_size, {f"resources.{REDIS}.inputs.memorySizeGb": (5, 10)}),
         (
             set_fast_worker_memory,
@@ -55,7 +66,7 @@ def set_fast_worker_memory(config: dict[str, Any]) -> None:
             },
         ),
     ],
-    ids=["api-max-instances", "redis-memory", "worker-memory"],
+    ids=["api-max-instances", "api-concurrency", "redis-memory", "worker-memory"],
 )
 def test_one_value_changes_only_its_properties(
     tmp_path: Path,
