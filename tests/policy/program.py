@@ -9,8 +9,9 @@ stack policy reads from the IAM and service resources.
 from __future__ import annotations
 
 import copy
+
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pulumi_policy import (
@@ -120,19 +121,7 @@ def mutated(
     target = next(r for r in resources if pick(r))
     inputs = copy.deepcopy(target.inputs)
     change(inputs)
-    changed = MockedResource(
-        type_=target.type_,
-        name=target.name,
-        urn=target.urn,
-        inputs=inputs,
-        custom=target.custom,
-        protect=target.protect if protect is None else protect,
-        retain_on_delete=target.retain_on_delete,
-        parent=target.parent,
-        provider=target.provider,
-        depends_on=target.depends_on,
-        ignore_changes=target.ignore_changes,
-        delete_before_replace=target.delete_before_replace,
-        secret_inputs=target.secret_inputs,
+    changed = replace(
+        target, inputs=inputs, protect=target.protect if protect is None else protect
     )
     return [changed if r is target else r for r in resources], changed
