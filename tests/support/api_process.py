@@ -24,8 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tests.support.ports import free_port
-from tests.support.redis_server import RedisServer
-from tests.support.worker_process import broker_env
+from tests.support.redis_server import RedisServer, broker_env
 
 if TYPE_CHECKING:
     import httpx

@@ -95,3 +95,11 @@ class RedisServer:
     def cleanup(self) -> None:
         self.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def broker_env(redis: RedisServer) -> dict[str, str]:
+    """REDIS_URL (and REDIS_CA_FILE for TLS) that point a service process at ``redis``."""
+    env = {"REDIS_URL": redis.url}
+    if redis.tls_files is not None:
+        env["REDIS_CA_FILE"] = str(redis.tls_files.ca)
+    return env

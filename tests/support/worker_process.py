@@ -27,19 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.ports import free_port, wait_until
-from tests.support.redis_server import RedisServer
+from tests.support.redis_server import RedisServer, broker_env
 
 REPO = Path(__file__).resolve().parents[2]
 # The subprocess finds the worker and the contract from the checkout, installed or not.
 SOURCE_PATHS = (REPO / "services" / "worker", REPO / "services" / "shared")
-
-
-def broker_env(redis: RedisServer) -> dict[str, str]:
-    """REDIS_URL (and REDIS_CA_FILE for TLS) that point at ``redis``."""
-    env = {"REDIS_URL": redis.url}
-    if redis.tls_files is not None:
-        env["REDIS_CA_FILE"] = str(redis.tls_files.ca)
-    return env
 
 
 @dataclass
@@ -172,9 +164,9 @@ def worker_factory_fixture() -> Iterator[Callable[..., WorkerProcess]]:
     workers: list[WorkerProcess] = []
 
     def start(redis: RedisServer, timeout: float = 60, **env: str) -> WorkerProcess:
-        worker = WorkerProcess(env={**broker_env(redis), "LOG_LEVEL": "INFO", **env})
+        worker = start_worker(redis, timeout, **env)
         workers.append(worker)
-        return worker.start(timeout)
+        return worker
 
     yield start
     for worker in workers:

@@ -16,9 +16,9 @@ from collections import Counter
 import pytest
 
 from tests.support.ports import wait_until
+from tests.support.redis_server import broker_env
 from tests.support.worker_process import (
     WorkerProcess,
-    broker_env,
     queue_depth,
     result_of,
     unacked,
