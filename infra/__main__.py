@@ -16,6 +16,7 @@ from project_apis import ProjectApis, ProjectApisArgs
 from registry import Registry, RegistryArgs
 from secret_store import SecretSpec, SecretStore, SecretStoreArgs
 from settings import load_settings
+from task_contract import deployment as contract
 from worker_service import WorkerService, WorkerServiceArgs
 
 settings = load_settings()  # raises InvalidConfig before any resource is declared
@@ -120,9 +121,9 @@ shared_env = runtime_contract.shared_environment(
         s.env_var: secrets.refs[f"app-{s.name}"] for s in settings.app_secrets
     },
     plain={
-        "LOG_LEVEL": settings.log_level,
-        "TASK_TIME_LIMIT_SECONDS": str(settings.tasks.time_limit_seconds),
-        "RESULT_TTL_SECONDS": str(settings.tasks.result_ttl_seconds),
+        contract.LOG_LEVEL_ENV: settings.log_level,
+        contract.TASK_TIME_LIMIT_ENV: str(settings.tasks.time_limit_seconds),
+        contract.RESULT_TTL_ENV: str(settings.tasks.result_ttl_seconds),
     },
 )
 service_deps = [*secrets.access, *apis.needed_by("run")]
@@ -158,9 +159,9 @@ workers = {
             environment=runtime_contract.ContainerEnvironment(
                 plain={
                     **shared_env.plain,
-                    "WORKER_QUEUES": ",".join(group.queues),
-                    "WORKER_POOL": group.pool,
-                    "WORKER_CONCURRENCY": str(group.concurrency),
+                    contract.WORKER_QUEUES_ENV: ",".join(group.queues),
+                    contract.WORKER_POOL_ENV: group.pool,
+                    contract.WORKER_CONCURRENCY_ENV: str(group.concurrency),
                 },
                 secret=shared_env.secret,
                 files=shared_env.files,

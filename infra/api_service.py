@@ -9,6 +9,7 @@ import pulumi_gcp as gcp
 import runtime_contract
 from runtime_contract import ContainerEnvironment
 from settings.services import ApiSettings
+from task_contract import deployment as contract
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,10 @@ class ApiService(pulumi.ComponentResource):
             location=args.region,
             name=args.service_name,
             ingress="INGRESS_TRAFFIC_ALL",
-            labels={"app": "cloudrun-celery", "role": "api"},
+            labels={
+                contract.APP_LABEL: contract.APP_NAME,
+                contract.ROLE_LABEL: contract.API_ROLE,
+            },
             deletion_protection=args.deletion_protection,
             template=template,
             opts=pulumi.ResourceOptions(

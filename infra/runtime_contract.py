@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
+from task_contract import deployment as contract
 
 PORT = 8080
 API_LIVENESS_PATH = "/healthz"
@@ -96,10 +97,10 @@ def shared_environment(
     env = dict(plain)
     files: list[SecretFile] = []
     if redis_ca is not None:
-        env["REDIS_CA_FILE"] = REDIS_CA_FILE
+        env[contract.REDIS_CA_FILE_ENV] = REDIS_CA_FILE
         files.append(SecretFile("redis-ca", REDIS_CA_DIR, "ca.pem", redis_ca))
     return ContainerEnvironment(
-        plain=env, secret={"REDIS_URL": redis_url, **app_secrets}, files=files
+        plain=env, secret={contract.REDIS_URL_ENV: redis_url, **app_secrets}, files=files
     )
 
 
@@ -115,9 +116,9 @@ def api_environment(
     return ContainerEnvironment(
         plain={
             **environment.plain,
-            "API_KEYS_FILE": API_KEYS_FILE,
+            contract.API_KEYS_FILE_ENV: API_KEYS_FILE,
             # Past the cap a request gets 503 at once; it must stay above Cloud Run's concurrency.
-            "REDIS_MAX_CONNECTIONS": str(request_concurrency + REDIS_CONNECTIONS_HEADROOM),
+            contract.REDIS_MAX_CONNECTIONS_ENV: str(request_concurrency + REDIS_CONNECTIONS_HEADROOM),
         },
         secret=environment.secret,
         files=[

@@ -13,6 +13,7 @@ import pulumi_gcp as gcp
 import runtime_contract
 from runtime_contract import ContainerEnvironment
 from settings.services import WorkerGroupSettings
+from task_contract import deployment as contract
 
 # Only the health probes send requests to a worker service.
 WORKER_REQUEST_CONCURRENCY = 10
@@ -97,7 +98,11 @@ class WorkerService(pulumi.ComponentResource):
             "memory": group.size.memory,
         }
         # The policy pack (policy/) recognises workers by this label: they must never be public.
-        labels = {"app": "cloudrun-celery", "role": "worker", "worker-group": group.name}
+        labels = {
+            contract.APP_LABEL: contract.APP_NAME,
+            contract.ROLE_LABEL: contract.WORKER_ROLE,
+            "worker-group": group.name,
+        }
         self.service = None
         self.pool = None
         if group.kind == "workerPool":

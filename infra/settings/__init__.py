@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import pulumi
 from pulumi.runtime import config as runtime_config
+from task_contract.deployment import LOG_LEVELS, WORKER_POOLS, is_prod_stack
 
 from .network import (
     CONNECTOR_KEYS,
@@ -38,7 +39,6 @@ from .services import (
     CPU_MEMORY_MIB,
     TASKS_KEYS,
     WORKER_KEYS,
-    WORKER_POOLS,
     ApiSettings,
     ContainerSize,
     TaskSettings,
@@ -78,7 +78,6 @@ __all__ = [
     "memory_mib",
 ]
 
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 NAME_PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{1,13}[a-z0-9]$")
 PROJECT_ID_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 REGION_RE = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
@@ -120,10 +119,6 @@ class Settings:
     @property
     def is_prod(self) -> bool:
         return is_prod_stack(self.stack)
-
-
-def is_prod_stack(stack: str) -> bool:
-    return stack == "prod" or stack.startswith("prod-")
 
 
 def load_settings() -> Settings:

@@ -9,32 +9,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
+from task_contract.deployment import CONTRACT_ENV
 
 from .reader import ConfigReader
 
 SECRET_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
 # Secret ids the stack itself uses, and env vars the runtime contract already defines.
 RESERVED_SECRET_NAMES = frozenset({"redis-url", "redis-ca", "api-keys"})
-RESERVED_ENV_VARS = frozenset(
-    {
-        "PORT",
-        "REDIS_URL",
-        "RESULT_BACKEND_URL",
-        "REDIS_CA_FILE",
-        "REDIS_CONNECT_TIMEOUT_SECONDS",
-        "TASK_TIME_LIMIT_SECONDS",
-        "VISIBILITY_TIMEOUT_SECONDS",
-        "RESULT_TTL_SECONDS",
-        "API_KEYS",
-        "API_KEYS_FILE",
-        "IDEMPOTENCY_WINDOW_SECONDS",
-        "MAX_BODY_BYTES",
-        "WORKER_QUEUES",
-        "WORKER_POOL",
-        "WORKER_CONCURRENCY",
-        "LOG_LEVEL",
-    }
-)
+RESERVED_ENV_VARS = frozenset(CONTRACT_ENV)
 
 
 @dataclass(frozen=True)

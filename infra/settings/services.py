@@ -6,6 +6,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from task_contract.deployment import WORKER_POOLS
+from task_contract.queues import QUEUES
+
 from .network import Egress
 from .reader import ConfigReader
 
@@ -47,12 +50,8 @@ CPU_MEMORY_MIB: dict[str, tuple[int, int]] = {
     "6": (4096, 24576),
     "8": (4096, 32768),
 }
-# The pools the worker image accepts (services/worker/worker/config.py): only those whose SIGTERM
-# path is tested. Anything else would pass preview and crash-loop on Cloud Run.
-WORKER_POOLS = ("threads", "prefork")
 MEMORY_RE = re.compile(r"^([1-9][0-9]*)(Mi|Gi)$")
 WORKER_NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")
-QUEUE_NAME_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,62}$")
 
 DEFAULT_WORKERS: list[dict[str, Any]] = [
     {"name": "fast", "queues": ["high", "default"]},
@@ -236,6 +235,14 @@ def read_workers(
                 ),
             )
         )
+    for queue in QUEUES:
+        if queue not in seen_queues and groups:
+            reader.fail(
+                "workers",
+                f"no group consumes {queue!r}",
+                f"every queue of the task catalog ({', '.join(QUEUES)}) in exactly one "
+                f"group's queues; add {queue!r} to one (tasks routed there would wait forever)",
+            )
     return tuple(groups)
 
 
@@ -253,8 +260,13 @@ def _queues(
         reader.fail(f"{key}.queues", queues_raw, "a non-empty list of queue names")
         return ()
     for queue in queues_raw:
-        if not isinstance(queue, str) or not QUEUE_NAME_RE.fullmatch(queue):
-            reader.fail(f"{key}.queues", queue, "queue names of a-z 0-9 _ . -")
+        if queue not in QUEUES:
+            # The worker refuses a queue outside the catalog and exits: Cloud Run would crash-loop it.
+            reader.fail(
+                f"{key}.queues",
+                queue,
+                f"queues of the task catalog: {', '.join(QUEUES)} (services/shared/task_contract)",
+            )
         elif queue in seen_queues:
             reader.fail(
                 f"{key}.queues",

@@ -167,6 +167,29 @@ CASES: dict[str, tuple[str, dict[str, Any], list[str]]] = {
             "workers[1].queues: got 'default'; allowed: a queue not already consumed by worker group 'fast'"
         ],
     ),
+    "queue not in the task catalog": (
+        "dev",
+        with_worker(1, queues=["emails"]),
+        [
+            "workers[1].queues: got 'emails'; allowed: queues of the task catalog: high, default, low",
+        ],
+    ),
+    "catalog queue nobody consumes": (
+        "dev",
+        with_worker(0, queues=["high"]),
+        [
+            "workers: got \"no group consumes 'default'\"; allowed: every queue of the task catalog "
+            "(high, default, low) in exactly one group's queues; add 'default' to one",
+        ],
+    ),
+    "queue typo leaves its catalog queue unconsumed": (
+        "dev",
+        with_worker(1, queues=["lwo"]),
+        [
+            "workers[1].queues: got 'lwo'; allowed: queues of the task catalog",
+            "workers: got \"no group consumes 'low'\"",
+        ],
+    ),
     "worker group name": (
         "dev",
         with_worker(0, name="Fast!"),
