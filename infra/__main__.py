@@ -71,20 +71,22 @@ identities = Identities(
         depends_on=apis.needed_by("iam"),
     ),
 )
-api_reader = identities.api.email.apply(lambda email: f"serviceAccount:{email}")
-worker_readers = {
-    f"worker-{group}": account.email.apply(lambda email: f"serviceAccount:{email}")
-    for group, account in identities.workers.items()
-}
-everyone = {"api": api_reader, **worker_readers}
+# Secret readers by workload ("api" or a worker group), keyed as the IAM grants are named.
+readers = identities.readers()
+everyone = dict(readers.values())
 
 secret_specs = [
     SecretSpec("redis-url", f"{prefix}-redis-url", broker.url, everyone),
     SecretSpec(
-        "api-keys", f"{prefix}-api-keys", settings.api_keys, {"api": api_reader}
+        "api-keys", f"{prefix}-api-keys", settings.api_keys, dict([readers["api"]])
     ),
     *(
-        SecretSpec(f"app-{s.name}", f"{prefix}-{s.name}", s.value, everyone)
+        SecretSpec(
+            f"app-{s.name}",
+            f"{prefix}-{s.name}",
+            s.value,
+            dict(readers[workload] for workload in s.consumers),
+        )
         for s in settings.app_secrets
     ),
 ]
@@ -114,12 +116,20 @@ images = Images(
     ),
 )
 
+
+
+def app_secrets_of(workload: str) -> dict[str, runtime_contract.SecretRef]:
+    """The app secrets ``workload`` consumes, as env var -> reference."""
+    return {
+        s.env_var: secrets.refs[f"app-{s.name}"]
+        for s in settings.app_secrets
+        if s.read_by(workload)
+    }
+
+
 shared_env = runtime_contract.shared_environment(
     redis_url=secrets.refs["redis-url"],
     redis_ca=secrets.refs.get("redis-ca"),
-    app_secrets={
-        s.env_var: secrets.refs[f"app-{s.name}"] for s in settings.app_secrets
-    },
     plain={
         contract.LOG_LEVEL_ENV: settings.log_level,
         contract.TASK_TIME_LIMIT_ENV: str(settings.tasks.time_limit_seconds),
@@ -138,7 +148,10 @@ api = ApiService(
         image=images.api,
         service_account_email=identities.api.email,
         environment=runtime_contract.api_environment(
-            shared_env, secrets.refs["api-keys"], settings.api.concurrency
+            shared_env,
+            api_keys=secrets.refs["api-keys"],
+            request_concurrency=settings.api.concurrency,
+            app_secrets=app_secrets_of("api"),
         ),
         vpc_access=network.vpc_access(),
         deletion_protection=settings.deletion_protection,
@@ -156,15 +169,8 @@ workers = {
             settings=group,
             image=images.worker,
             service_account_email=identities.workers[group.name].email,
-            environment=runtime_contract.ContainerEnvironment(
-                plain={
-                    **shared_env.plain,
-                    contract.WORKER_QUEUES_ENV: ",".join(group.queues),
-                    contract.WORKER_POOL_ENV: group.pool,
-                    contract.WORKER_CONCURRENCY_ENV: str(group.concurrency),
-                },
-                secret=shared_env.secret,
-                files=shared_env.files,
+            environment=runtime_contract.worker_environment(
+                shared_env, group=group, app_secrets=app_secrets_of(group.name)
             ),
             vpc_access=network.vpc_access(),
             deletion_protection=settings.deletion_protection,

@@ -166,7 +166,7 @@ def load_settings() -> Settings:
     api = read_api(reader)
     workers = read_workers(reader, network.egress)
     tasks = read_tasks(reader)
-    app_secrets = read_app_secrets(reader)
+    app_secrets = read_app_secrets(reader, tuple(w.name for w in workers))
     api_keys = read_api_keys(reader)
 
     if is_prod_stack(stack):

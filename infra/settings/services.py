@@ -191,6 +191,12 @@ def read_workers(
             reader.fail(
                 f"{key}.name", None, "1-10 chars of a-z 0-9, starting with a letter"
             )
+        if name == "api":
+            reader.fail(
+                f"{key}.name",
+                name,
+                "a name other than 'api' (appSecrets consumers use it for the API service)",
+            )
         if name and name in seen_names:
             reader.fail(f"{key}.name", name, "a name no other worker group uses")
         seen_names.add(name)

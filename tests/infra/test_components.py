@@ -222,8 +222,18 @@ def test_each_secret_is_readable_only_by_the_workloads_that_need_it(
     assert readers[f"{prefix}-api-keys"] == {api}
     assert readers[f"{prefix}-redis-url"] == {api, *workers}
     assert readers[f"{prefix}-redis-ca"] == {api, *workers}
-    for name in stack_file(stack_run.stack).get("appSecrets", []):
-        assert readers[f"{prefix}-{name}"] == {api, *workers}
+    by_group = {w["name"]: w for w in stack_file(stack_run.stack)["workers"]}
+    for entry in stack_file(stack_run.stack).get("appSecrets", []):
+        if isinstance(entry, str):
+            assert readers[f"{prefix}-{entry}"] == {api, *workers}
+            continue
+        expected = {
+            api
+            if consumer == "api"
+            else f"serviceAccount:{prefix}-wkr-{by_group[consumer]['name']}@{project}.iam.gserviceaccount.com"
+            for consumer in entry["consumers"]
+        }
+        assert readers[f"{prefix}-{entry['name']}"] == expected
     assert set(readers) == {s.inputs["secretId"] for s in stack_run.of_type(SECRET)}
 
 
@@ -463,3 +473,40 @@ def test_components_parent_their_resources(stack_run: ProgramRun) -> None:
             assert resource.parent_type and resource.parent_type.startswith(
                 "cloudrun-celery:infra:"
             ), resource.urn
+
+
+def test_an_app_secret_reaches_only_its_consumers() -> None:
+    # Least privilege per secret: the grant and the env var go to the named workloads only.
+    run = run_program_full(
+        "dev",
+        {
+            "appSecrets": [
+                {"name": "stripe-key", "consumers": ["fast"]},
+                {"name": "webhook-key", "consumers": ["api", "bulk"]},
+                "shared-key",
+            ]
+        },
+    )
+    readers = _readers(run)
+    account = "serviceAccount:celery-dev-{}@my-gcp-project-dev.iam.gserviceaccount.com"
+    api, fast, bulk = (account.format(n) for n in ("api", "wkr-fast", "wkr-bulk"))
+    assert readers["celery-dev-stripe-key"] == {fast}
+    assert readers["celery-dev-webhook-key"] == {api, bulk}
+    assert readers["celery-dev-shared-key"] == {api, fast, bulk}
+    (api_service,) = [s for s in run.of_type(RUN_SERVICE) if s.name == "api"]
+    envs = {
+        "api": env_of(api_service.inputs["template"]["containers"][0]),
+        **{
+            name: env_of(w.inputs["template"]["containers"][0])
+            for name, w in worker_workloads(run).items()
+        },
+    }
+    holders = {
+        var: {w for w, env in envs.items() if var in env}
+        for var in ("STRIPE_KEY", "WEBHOOK_KEY", "SHARED_KEY")
+    }
+    assert holders == {
+        "STRIPE_KEY": {"fast"},
+        "WEBHOOK_KEY": {"api", "bulk"},
+        "SHARED_KEY": {"api", "fast", "bulk"},
+    }

@@ -251,6 +251,28 @@ CASES: dict[str, tuple[str, dict[str, Any], list[str]]] = {
             "appSecrets: got 'redis-url'; allowed: a name that is not one of the stack's own secrets"
         ],
     ),
+    "app secret consumer that is no workload": (
+        "dev",
+        {"appSecrets": [{"name": "stripe-key", "consumers": ["fats"]}]},
+        [
+            "appSecrets[0].consumers: got 'fats'; allowed: a non-empty list of workloads from api, fast, bulk"
+        ],
+    ),
+    "app secret without consumers": (
+        "dev",
+        {"appSecrets": [{"name": "stripe-key", "consumers": []}]},
+        ["appSecrets[0].consumers: got []; allowed: a non-empty list of workloads"],
+    ),
+    "app secret entry with an unknown key": (
+        "dev",
+        {"appSecrets": [{"name": "stripe-key", "consumers": ["api"], "readers": []}]},
+        ["appSecrets[0].readers: got []; allowed: one of the keys consumers, name"],
+    ),
+    "worker group named like the API": (
+        "dev",
+        with_worker(1, name="api"),
+        ["workers[1].name: got 'api'; allowed: a name other than 'api'"],
+    ),
     "missing project": (
         "dev",
         {"gcp:project": None},
