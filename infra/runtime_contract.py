@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
-from settings.services import WorkerGroupSettings
+from settings.workers import WorkerGroupSettings
 from task_contract import deployment as contract
 
 PORT = 8080

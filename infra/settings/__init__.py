@@ -34,20 +34,17 @@ from .redis import (
 )
 from .registry import REGISTRY_KEYS, RegistrySettings, read_registry
 from .secrets import AppSecret, read_api_keys, read_app_secrets
+from .workers import WORKER_KEYS, WorkerGroupSettings, WorkerKind, read_workers
 from .services import (
     API_SERVICE_KEYS,
     CPU_MEMORY_MIB,
     TASKS_KEYS,
-    WORKER_KEYS,
     ApiSettings,
     ContainerSize,
     TaskSettings,
-    WorkerGroupSettings,
-    WorkerKind,
     memory_mib,
     read_api,
     read_tasks,
-    read_workers,
 )
 
 __all__ = [

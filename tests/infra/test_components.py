@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from tests.infra.harness import (
     MockedResource,
     ProgramRun,
     run_program_full,
+    stack_config,
 )
 
 RUN_SERVICE = "gcp:cloudrunv2/service:Service"
@@ -510,3 +512,14 @@ def test_an_app_secret_reaches_only_its_consumers() -> None:
         "WEBHOOK_KEY": {"api", "bulk"},
         "SHARED_KEY": {"api", "fast", "bulk"},
     }
+
+
+def test_worker_request_knobs_come_from_config() -> None:
+    # Once hard-coded (10 requests, 30 s): now workers[].requestConcurrency / requestTimeoutSeconds.
+    workers = json.loads(stack_config("dev")[0]["cloudrun-celery:workers"])
+    workers[0] = {**workers[0], "requestConcurrency": 4, "requestTimeoutSeconds": 45}
+    run = run_program_full("dev", {"workers": workers})
+    fast = worker_workloads(run)["fast"].inputs["template"]
+    bulk = worker_workloads(run)["bulk"].inputs["template"]
+    assert (fast["maxInstanceRequestConcurrency"], fast["timeout"]) == (4, "45s")
+    assert (bulk["maxInstanceRequestConcurrency"], bulk["timeout"]) == (10, "30s")

@@ -268,6 +268,34 @@ CASES: dict[str, tuple[str, dict[str, Any], list[str]]] = {
         {"appSecrets": [{"name": "stripe-key", "consumers": ["api"], "readers": []}]},
         ["appSecrets[0].readers: got []; allowed: one of the keys consumers, name"],
     ),
+    "worker pool with maxInstances": (
+        "prod",
+        {"workers": [*dev_value("workers")[:1], {**dev_value("workers")[1], "kind": "workerPool", "maxInstances": 3}]},
+        [
+            "workers[1].maxInstances: got 3; allowed: unset: a worker pool runs minInstances instances "
+            "(manual scaling); maxInstances takes effect for pools once queue-depth autoscaling exists. Remove it"
+        ],
+    ),
+    "worker pool with a request knob": (
+        "prod",
+        {"workers": [*dev_value("workers")[:1], {"name": "bulk", "queues": ["low"], "kind": "workerPool", "requestTimeoutSeconds": 60}]},
+        [
+            "workers[1].requestTimeoutSeconds: got 60; allowed: unset: a worker pool serves no requests"
+        ],
+    ),
+    "worker request timeout": (
+        "dev",
+        with_worker(0, requestTimeoutSeconds=0),
+        ["workers[0].requestTimeoutSeconds: got 0; allowed: an integer from 1 to 3600"],
+    ),
+    "connector settings with direct egress": (
+        "prod",
+        {"network": {"egress": "direct", "subnetCidr": "10.20.0.0/24", "connector": {"minInstances": 2}}},
+        [
+            "network.connector: got {\"minInstances\": 2}; allowed: unset with network.egress: direct "
+            "(no connector is created"
+        ],
+    ),
     "worker group named like the API": (
         "dev",
         with_worker(1, name="api"),
