@@ -159,7 +159,7 @@ def load_settings() -> Settings:
     log_level = reader.choice("logLevel", reader.raw("logLevel"), "INFO", LOG_LEVELS)
     registry = read_registry(reader)
     network = read_network(reader, name_prefix)
-    redis = read_redis(reader)
+    redis = read_redis(reader, is_prod_stack(stack))
     api = read_api(reader)
     workers = read_workers(reader, network.egress)
     tasks = read_tasks(reader)

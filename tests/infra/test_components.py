@@ -523,3 +523,24 @@ def test_worker_request_knobs_come_from_config() -> None:
     bulk = worker_workloads(run)["bulk"].inputs["template"]
     assert (fast["maxInstanceRequestConcurrency"], fast["timeout"]) == (4, "45s")
     assert (bulk["maxInstanceRequestConcurrency"], bulk["timeout"]) == (10, "30s")
+
+
+def test_broker_persistence_per_tier(prod: ProgramRun) -> None:
+    # Prod: HA plus hourly RDB snapshots; dev: off unless configured (docs/broker-durability.md).
+    (redis,) = prod.of_type("gcp:redis/instance:Instance")
+    assert redis.inputs["tier"] == "STANDARD_HA"
+    assert redis.inputs["persistenceConfig"] == {
+        "persistenceMode": "RDB",
+        "rdbSnapshotPeriod": "ONE_HOUR",
+    }
+    dev_redis = json.loads(stack_config("dev")[0]["cloudrun-celery:redis"])
+    for period, expected in [
+        (None, {"persistenceMode": "DISABLED"}),
+        ("SIX_HOURS", {"persistenceMode": "RDB", "rdbSnapshotPeriod": "SIX_HOURS"}),
+    ]:
+        dev_redis["snapshotPeriod"] = period
+        run = run_program_full(
+            "dev", {"redis": {k: v for k, v in dev_redis.items() if v is not None}}
+        )
+        (instance,) = run.of_type("gcp:redis/instance:Instance")
+        assert instance.inputs["persistenceConfig"] == expected

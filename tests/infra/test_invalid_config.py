@@ -225,6 +225,19 @@ CASES: dict[str, tuple[str, dict[str, Any], list[str]]] = {
         {"redis": {"tier": "BASIC", "memorySizeGb": 5}},
         ["redis.tier: got 'BASIC'; allowed: STANDARD_HA on the prod stack"],
     ),
+    "prod without broker snapshots": (
+        "prod",
+        {"redis": {"tier": "STANDARD_HA", "snapshotPeriod": "DISABLED"}},
+        [
+            "redis.snapshotPeriod: got 'DISABLED'; allowed: ONE_HOUR | SIX_HOURS | TWELVE_HOURS | "
+            "TWENTY_FOUR_HOURS on a prod stack"
+        ],
+    ),
+    "snapshot period": (
+        "dev",
+        with_field("redis", snapshotPeriod="HOURLY"),
+        ["redis.snapshotPeriod: got 'HOURLY'; allowed: DISABLED | ONE_HOUR"],
+    ),
     "prod without deletion protection": (
         "prod",
         {"deletionProtection": False},
