@@ -220,6 +220,8 @@ async def enqueue_unknown(task_name: str, caller: CallerDep) -> ErrorResponse:
     "/{task_id:task_id}",
     response_model=TaskStatus,
     responses={404: {"model": ErrorResponse, "description": "Never submitted, or expired."}, 401: UNAUTHORIZED,
+               405: {"model": ErrorResponse, "description": "Not a task id (not a UUID): that path is an enqueue "
+                     "path, which takes POST only."},
                503: UNAVAILABLE},
     summary="A task's state, result or error",
 )
