@@ -197,7 +197,7 @@ def test_health_check_interval_reaches_redis_py(redis_server):
     app = create_app(BrokerSettings(redis_url=redis_server.url), WorkerSettings())
     with app.connection_for_read() as connection:
         channel = connection.default_channel
-        assert type(channel).__module__ == "worker.broker"
+        assert type(channel).__module__ == "worker.redis_transport_patch"
         kwargs = channel.client.connection_pool.connection_kwargs
         assert kwargs["health_check_interval"] == BROKER_HEALTH_CHECK_INTERVAL_SECONDS
         assert kwargs["socket_timeout"] == REDIS_SOCKET_TIMEOUT_SECONDS
@@ -213,7 +213,7 @@ def test_thread_pool_cancels_nothing_but_lets_a_shutdown_through():
 
 
 def test_worker_uses_the_shutdown_aware_consumer(app):
-    assert app.conf.worker_consumer == "worker.pool:ShutdownAwareConsumer"
+    assert app.conf.worker_consumer == "worker.consumer:WorkerConsumer"
 
 
 def test_external_call_gets_the_url(app):

@@ -34,12 +34,15 @@ BROKER_HEALTH_CHECK_INTERVAL_SECONDS: Final = 5
 # event loop forever. Redis answers in milliseconds; must exceed kombu's 1 s BRPOP timeout.
 REDIS_SOCKET_TIMEOUT_SECONDS: Final = 5
 
-BROKER_TRANSPORT_CLASS: Final = "worker.broker:Transport"
+# Retries of a result write that meets a connection error (see result_backend_always_retry below).
+RESULT_WRITE_RETRIES: Final = 10
+
+BROKER_TRANSPORT_CLASS: Final = "worker.redis_transport_patch:Transport"
 
 # The celery import path of the default pool: Celery's thread pool with a shutdown that does not
 # wait for running threads (see worker.pool).
 THREAD_POOL_CLASS: Final = "worker.pool:ThreadTaskPool"
-CONSUMER_CLASS: Final = "worker.pool:ShutdownAwareConsumer"
+CONSUMER_CLASS: Final = "worker.consumer:WorkerConsumer"
 
 _HINTS: Final = {
     "WORKER_QUEUES": f"a comma-separated subset of {','.join(QUEUES)}, e.g. WORKER_QUEUES=high,default",
@@ -136,7 +139,7 @@ def celery_config(broker: BrokerSettings, worker: WorkerSettings) -> dict[str, A
         "max_connections": worker.worker_concurrency + 10,
     }
     config.update(
-        # kombu's Redis transport, fixed so a busy worker survives Redis going away (worker.broker).
+        # kombu's Redis transport, fixed so a busy worker survives Redis going away (worker.redis_transport_patch).
         broker_transport=BROKER_TRANSPORT_CLASS,
         # --- Pool -----------------------------------------------------------------------------
         worker_pool=THREAD_POOL_CLASS if worker.worker_pool == "threads" else worker.worker_pool,
@@ -181,6 +184,14 @@ def celery_config(broker: BrokerSettings, worker: WorkerSettings) -> dict[str, A
         redis_retry_on_timeout=True,
         redis_socket_keepalive=True,
         redis_backend_health_check_interval=BROKER_HEALTH_CHECK_INTERVAL_SECONDS,
+        # A result write (STARTED, SUCCESS) that meets a Redis blip retries instead of failing the
+        # task: without this a task starting during a 20 ms restart ended FAILURE "ConnectionError"
+        # and its message was acked (tests/worker/test_pool_guarantees.py). Backoff with jitter
+        # from 10 ms, capped at 2 s: about 10 s in all before the write gives up.
+        result_backend_always_retry=True,
+        result_backend_max_retries=RESULT_WRITE_RETRIES,
+        result_backend_base_sleep_between_retries_ms=10,
+        result_backend_max_sleep_between_retries_ms=2000,
         # --- Logging --------------------------------------------------------------------------
         # task_contract.cloud_logging owns the root logger (setup_logging signal, worker.app).
         worker_hijack_root_logger=False,

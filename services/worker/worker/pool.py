@@ -13,7 +13,6 @@ import logging
 from typing import Any
 
 from celery.concurrency import thread
-from celery.worker.consumer import Consumer
 
 logger = logging.getLogger(__name__)
 
@@ -43,13 +42,3 @@ class ThreadTaskPool(thread.TaskPool):  # type: ignore[misc]
             logger.warning("a task still running at shutdown is abandoned; its message goes back to the queue")
             return
         raise NotImplementedError("the threads pool cannot cancel a running task; it runs to completion")
-
-
-class ShutdownAwareConsumer(Consumer):  # type: ignore[misc]
-    """Tells the thread pool when Celery cancels tasks because the worker is shutting down."""
-
-    def cancel_active_requests(self) -> None:
-        # Celery calls this only from its shutdown signal handlers (soft/cold shutdown).
-        if isinstance(self.pool, ThreadTaskPool):
-            self.pool.shutting_down = True
-        super().cancel_active_requests()
