@@ -14,6 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from task_contract import QUEUES, BrokerSettings, celery_connection_config
 from task_contract.connection import redact
 
+from worker.egress import EgressPolicy, parse_hosts, parse_networks
+
 # Only pools whose SIGTERM path is tested (tests/worker/test_faults.py). solo is left out: a
 # SIGTERM during a task fails that task (Celery's solo pool cannot cancel it) instead of requeueing it.
 PoolName = Literal["threads", "prefork"]
@@ -50,6 +52,7 @@ _HINTS: Final = {
     "WORKER_CONCURRENCY": "an integer from 1 to 1000 (threads: 50 suits I/O-bound work)",
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
     "PORT": "an integer from 1 to 65535 (Cloud Run sets it)",
+    "EXTERNAL_CALL_ALLOWED_NETWORKS": "comma-separated CIDRs, e.g. 10.8.0.0/24,192.168.1.7",
 }
 
 
@@ -63,6 +66,9 @@ class WorkerSettings(BaseSettings):
     worker_concurrency: int = Field(default=50, ge=1, le=1000)
     log_level: LogLevel = "INFO"
     port: int = Field(default=8080, ge=1, le=65535, description="The health endpoint's port.")
+    # external_call's egress rules (worker.egress): no URL is fetched until its host is allowed.
+    external_call_allowed_hosts: str = ""
+    external_call_allowed_networks: str = ""
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -82,6 +88,16 @@ class WorkerSettings(BaseSettings):
         if not names or unknown:
             raise ValueError(f"unknown queue(s) {', '.join(unknown) or '(none given)'}")
         return value
+
+    @field_validator("external_call_allowed_networks")
+    @classmethod
+    def _check_networks(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
+    @property
+    def egress(self) -> EgressPolicy:
+        return EgressPolicy(parse_hosts(self.external_call_allowed_hosts), parse_networks(self.external_call_allowed_networks))
 
     @property
     def queues(self) -> tuple[str, ...]:
@@ -148,6 +164,8 @@ def celery_config(broker: BrokerSettings, worker: WorkerSettings) -> dict[str, A
         worker_concurrency=worker.worker_concurrency,
         # Where worker.health serves /healthz and /metrics (Cloud Run's $PORT).
         health_port=worker.port,
+        # Where external_call may connect (worker.egress).
+        external_call_egress=worker.egress,
         # --- Delivery -------------------------------------------------------------------------
         # Late acks are per task (worker.tasks): only idempotent tasks may run twice. The
         # global default stays early ack so a new non-idempotent task is safe by default.
