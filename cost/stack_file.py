@@ -1,0 +1,124 @@
+"""A stack file, read through the Pulumi program's own settings loader.
+
+What is priced is exactly what ``pulumi up`` would deploy: the YAML is handed to Pulumi's config
+the way the Python language host does it (every value a string, objects and lists as JSON), and
+``load_settings()`` from ``infra/settings`` validates it with the program's own rules and errors.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pulumi.runtime import Settings as RuntimeSettings
+from pulumi.runtime import configure
+from pulumi.runtime.config import set_all_config
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROGRAM_DIR = PROJECT_ROOT / "infra"
+PROJECT_NAME = "cloudrun-celery"
+
+
+class CostInputError(Exception):
+    """Bad input from the user: the message names the cause and the fix. Exit code 2."""
+
+
+def stack_names(root: Path = PROJECT_ROOT) -> list[str]:
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+
+
+def stack_path(stack: str, root: Path = PROJECT_ROOT) -> Path:
+    return root / f"Pulumi.{stack}.yaml"
+
+
+def read_working_tree(stack: str, root: Path = PROJECT_ROOT) -> str:
+    path = stack_path(stack, root)
+    if not path.is_file():
+        known = ", ".join(stack_names(root)) or "none"
+        raise CostInputError(
+            f"unknown stack {stack!r}: {path.name} does not exist in {root} "
+            f"(stacks here: {known}); pass one of them to --stack"
+        )
+    return path.read_text()
+
+
+def read_at_ref(stack: str, ref: str, root: Path = PROJECT_ROOT) -> str | None:
+    """The stack file as committed at ``ref``; None when the stack did not exist there."""
+    verify = subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+        capture_output=True,
+        text=True,
+    )
+    if verify.returncode != 0:
+        raise CostInputError(
+            f"--base {ref!r} is not a commit in {root}: {verify.stderr.strip() or 'git rev-parse found nothing'}; "
+            "pass a branch, tag or commit that exists locally (in CI, fetch it first: "
+            "git fetch origin <branch>, or checkout with fetch-depth: 0)"
+        )
+    shown = subprocess.run(
+        ["git", "-C", str(root), "show", f"{verify.stdout.strip()}:{stack_path(stack).name}"],
+        capture_output=True,
+        text=True,
+    )
+    return shown.stdout if shown.returncode == 0 else None
+
+
+def pulumi_config(document_text: str, source: str) -> tuple[dict[str, str], list[str]]:
+    """The (config, secret_keys) pair the Pulumi CLI would pass for this stack file."""
+    try:
+        document = yaml.safe_load(document_text) or {}
+    except yaml.YAMLError as error:
+        raise CostInputError(f"{source} is not valid YAML ({error}); fix the file") from error
+    if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
+        raise CostInputError(f"{source} has no 'config:' map; a Pulumi stack file starts with 'config:'")
+    config: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, value in (document.get("config") or {}).items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            # Encrypted; prices never depend on a secret's value, so a stand-in is enough.
+            config[key] = "secret-not-decrypted-by-the-cost-estimator"
+            secret_keys.append(key)
+        else:
+            config[key] = _config_string(value)
+    return config, secret_keys
+
+
+def _config_string(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value)
+
+
+def settings_module() -> Any:
+    # infra/ modules import each other as top-level modules (as the language host runs them),
+    # so `settings` is imported the same way; this works for settings.py and a settings/ package.
+    if str(PROGRAM_DIR) not in sys.path:
+        sys.path.insert(0, str(PROGRAM_DIR))
+    return importlib.import_module("settings")
+
+
+def load_stack_settings(stack: str, document_text: str, source: str) -> Any:
+    """Validated ``Settings`` for ``stack`` from the YAML text; CostInputError on invalid config."""
+    config, secret_keys = pulumi_config(document_text, source)
+    settings = settings_module()
+
+    def load() -> Any:
+        configure(RuntimeSettings(project=PROJECT_NAME, stack=stack))
+        set_all_config(config, secret_keys)
+        return settings.load_settings()
+
+    try:
+        # A fresh context per load: Pulumi keeps stack and config in context variables.
+        return contextvars.copy_context().run(load)
+    except settings.InvalidConfig as error:
+        raise CostInputError(f"{source}: {error}\nFix the stack file; the same check fails `pulumi preview`.") from error
