@@ -100,11 +100,20 @@ def _config_string(value: Any) -> str:
 
 
 def settings_module() -> Any:
-    # infra/ modules import each other as top-level modules (as the language host runs them),
-    # so `settings` is imported the same way; this works for settings.py and a settings/ package.
-    if str(PROGRAM_DIR) not in sys.path:
-        sys.path.insert(0, str(PROGRAM_DIR))
-    return importlib.import_module("settings")
+    """``infra/settings``, imported as the language host imports it: as the top-level ``settings``.
+
+    That works for settings.py and for a settings/ package alike. infra/ is on sys.path only
+    while importing, so its module names (network, registry, ...) shadow nothing afterwards.
+    """
+    module = sys.modules.get("settings")
+    if module is not None and Path(module.__file__ or "").resolve().is_relative_to(PROGRAM_DIR):
+        return module
+    sys.modules.pop("settings", None)
+    sys.path.insert(0, str(PROGRAM_DIR))
+    try:
+        return importlib.import_module("settings")
+    finally:
+        sys.path.remove(str(PROGRAM_DIR))
 
 
 def load_stack_settings(stack: str, document_text: str, source: str) -> Any:
