@@ -45,7 +45,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--base", metavar="REF", help="print the per-item change from the stack files at this git ref")
     parser.add_argument("--format", choices=("text", "markdown"), default="text")
     parser.add_argument(
-        "--project-root", type=Path, default=PROJECT_ROOT, help="the checkout holding the stack files (default: this one)"
+        "--project-root",
+        type=Path,
+        default=PROJECT_ROOT,
+        help="the checkout holding the stack files (default: this one)",
     )
     parser.add_argument("--tasks-per-second", type=_positive, default=defaults.tasks_per_second)
     parser.add_argument("--task-seconds", type=_positive, default=defaults.task_seconds, help="average task duration")

@@ -22,10 +22,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def stack_table(estimate: StackEstimate) -> str:
-    rows = [
-        [item.label, item.size, money(item.idle), money(item.loaded), item.note]
-        for item in estimate.items
-    ]
+    rows = [[item.label, item.size, money(item.idle), money(item.loaded), item.note] for item in estimate.items]
     rows.append(["**Total**", "", f"**{money(estimate.idle)}**", f"**{money(estimate.loaded)}**", ""])
     return _table(["Item", "Size", "Idle per month", "Under load per month", "Note"], rows)
 

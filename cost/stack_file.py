@@ -130,4 +130,6 @@ def load_stack_settings(stack: str, document_text: str, source: str) -> Any:
         # A fresh context per load: Pulumi keeps stack and config in context variables.
         return contextvars.copy_context().run(load)
     except settings.InvalidConfig as error:
-        raise CostInputError(f"{source}: {error}\nFix the stack file; the same check fails `pulumi preview`.") from error
+        raise CostInputError(
+            f"{source}: {error}\nFix the stack file; the same check fails `pulumi preview`."
+        ) from error

@@ -79,7 +79,9 @@ def test_a_shrink_and_a_worker_pool_resize_both_show(repo: Path) -> None:
     result = cost("--stack", "prod", "--base", "base", "--format", "markdown", root=repo)
     assert result.returncode == 0, result.stderr
     rows = {line.split(" | ")[0]: line for line in result.stdout.splitlines() if line.startswith("| Worker")}
-    assert rows["| Worker `fast` (service, CPU always on)"].endswith(f"| -{money(FAST_INSTANCE)} | -{money(FAST_INSTANCE)} |")
+    assert rows["| Worker `fast` (service, CPU always on)"].endswith(
+        f"| -{money(FAST_INSTANCE)} | -{money(FAST_INSTANCE)} |"
+    )
     pool = MONTH_S * (2 * PRICES["run.instance.cpu"].amount + 4 * PRICES["run.instance.memory"].amount)
     assert rows["| Worker `bulk` (worker pool)"].endswith(f"| +{money(pool)} | +{money(pool)} |")
 

@@ -43,10 +43,10 @@ def test_prod_idle_line_by_line() -> None:
     items = run_estimate("prod").by_key()
     assert items["redis"].idle == pytest.approx(5 * price("redis.STANDARD_HA.M2") * 730)
     assert items["egress"].idle == 0 and items["egress"].label == "Direct VPC egress"
-    assert items["api"].idle == pytest.approx(
-        instance_month(2, 1, "run.request.idle_cpu", "run.request.idle_memory")
+    assert items["api"].idle == pytest.approx(instance_month(2, 1, "run.request.idle_cpu", "run.request.idle_memory"))
+    assert items["worker:fast"].idle == pytest.approx(
+        2 * instance_month(2, 2, "run.instance.cpu", "run.instance.memory")
     )
-    assert items["worker:fast"].idle == pytest.approx(2 * instance_month(2, 2, "run.instance.cpu", "run.instance.memory"))
     assert items["worker:bulk"].idle == pytest.approx(instance_month(2, 4, "run.instance.cpu", "run.instance.memory"))
     assert "worker pool" in items["worker:bulk"].label
     # One more secret than dev: appSecrets [webhook-signing-key].
@@ -63,7 +63,10 @@ def test_redis_priced_by_tier_and_capacity_tier(tier: str, gb: int, price_key: s
 
 
 def test_connector_machine_type_and_min_instances_vs_direct_egress() -> None:
-    bigger = run_estimate("dev", changed("dev", "network", connector={"minInstances": 3, "maxInstances": 4, "machineType": "e2-standard-4"}))
+    bigger = run_estimate(
+        "dev",
+        changed("dev", "network", connector={"minInstances": 3, "maxInstances": 4, "machineType": "e2-standard-4"}),
+    )
     assert bigger.by_key()["egress"].idle == pytest.approx(3 * price("connector.e2-standard-4") * 730)
     direct = run_estimate("dev", changed("dev", "network", egress="direct"))
     assert direct.by_key()["egress"].idle == 0
