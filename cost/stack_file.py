@@ -7,6 +7,7 @@ the way the Python language host does it (every value a string, objects and list
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import importlib
 import json
@@ -85,11 +86,12 @@ def pulumi_config(document_text: str, source: str) -> tuple[dict[str, str], list
             config[key] = "secret-not-decrypted-by-the-cost-estimator"
             secret_keys.append(key)
         else:
-            config[key] = _config_string(value)
+            config[key] = config_string(value)
     return config, secret_keys
 
 
-def _config_string(value: Any) -> str:
+def config_string(value: Any) -> str:
+    """One stack-file value as the CLI passes it: strings as-is, booleans lower-case, the rest JSON."""
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
@@ -124,7 +126,14 @@ def load_stack_settings(stack: str, document_text: str, source: str) -> Any:
     def load() -> Any:
         configure(RuntimeSettings(project=PROJECT_NAME, stack=stack))
         set_all_config(config, secret_keys)
-        return settings.load_settings()
+        # Secret values become pulumi.Output objects, which need an event loop to exist.
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            return settings.load_settings()
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
 
     try:
         # A fresh context per load: Pulumi keeps stack and config in context variables.
