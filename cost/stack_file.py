@@ -7,7 +7,6 @@ the way the Python language host does it (every value a string, objects and list
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import importlib
 import json
@@ -70,8 +69,8 @@ def read_at_ref(stack: str, ref: str, root: Path = PROJECT_ROOT) -> str | None:
     return shown.stdout if shown.returncode == 0 else None
 
 
-def pulumi_config(document_text: str, source: str) -> tuple[dict[str, str], list[str]]:
-    """The (config, secret_keys) pair the Pulumi CLI would pass for this stack file."""
+def pulumi_config(document_text: str, source: str) -> dict[str, str]:
+    """The config the Pulumi CLI would pass for this stack file, less its encrypted values."""
     try:
         document = yaml.safe_load(document_text) or {}
     except yaml.YAMLError as error:
@@ -79,15 +78,13 @@ def pulumi_config(document_text: str, source: str) -> tuple[dict[str, str], list
     if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
         raise CostInputError(f"{source} has no 'config:' map; a Pulumi stack file starts with 'config:'")
     config: dict[str, str] = {}
-    secret_keys: list[str] = []
     for key, value in (document.get("config") or {}).items():
         if isinstance(value, dict) and set(value) == {"secure"}:
-            # Encrypted; prices never depend on a secret's value, so a stand-in is enough.
-            config[key] = "secret-not-decrypted-by-the-cost-estimator"
-            secret_keys.append(key)
-        else:
-            config[key] = config_string(value)
-    return config, secret_keys
+            # Encrypted (apiKeys, appSecretValues): no price depends on a secret's value, and
+            # left out, the loader makes no pulumi.Output of it, which would need an event loop.
+            continue
+        config[key] = config_string(value)
+    return config
 
 
 def config_string(value: Any) -> str:
@@ -120,20 +117,13 @@ def settings_module() -> Any:
 
 def load_stack_settings(stack: str, document_text: str, source: str) -> Any:
     """Validated ``Settings`` for ``stack`` from the YAML text; CostInputError on invalid config."""
-    config, secret_keys = pulumi_config(document_text, source)
+    config = pulumi_config(document_text, source)
     settings = settings_module()
 
     def load() -> Any:
         configure(RuntimeSettings(project=PROJECT_NAME, stack=stack))
-        set_all_config(config, secret_keys)
-        # Secret values become pulumi.Output objects, which need an event loop to exist.
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        try:
-            return settings.load_settings()
-        finally:
-            asyncio.set_event_loop(None)
-            loop.close()
+        set_all_config(config, [])
+        return settings.load_settings()
 
     try:
         # A fresh context per load: Pulumi keeps stack and config in context variables.

@@ -86,6 +86,14 @@ def test_a_shrink_and_a_worker_pool_resize_both_show(repo: Path) -> None:
     assert rows["| Worker `bulk` (worker pool)"].endswith(f"| +{money(pool)} | +{money(pool)} |")
 
 
+def test_encrypted_values_are_skipped_quietly(repo: Path) -> None:
+    secrets = "  cloudrun-celery:apiKeys:\n    secure: v1:AAAA\n"
+    write(repo / "Pulumi.prod.yaml", (PROJECT_ROOT / "Pulumi.prod.yaml").read_text() + secrets)
+    result = cost("--stack", "prod", "--base", "base", root=repo)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert "No cost change" in result.stdout
+
+
 def test_no_change_says_so(repo: Path) -> None:
     result = cost("--stack", "dev", "--base", "base", "--format", "markdown", root=repo)
     assert result.returncode == 0, result.stderr
