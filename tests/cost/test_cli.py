@@ -150,3 +150,24 @@ def test_unparseable_yaml_exits_2(repo: Path) -> None:
     result = cost("--stack", "dev", root=repo)
     assert result.returncode == 2
     assert "is not valid YAML" in result.stderr
+
+
+def test_load_flags_reach_the_estimate() -> None:
+    result = cost("--stack", "prod", "--tasks-per-second", "60", "--task-seconds", "5", "--format", "markdown")
+    assert result.returncode == 0, result.stderr
+    assert "Load: 60 tasks/s of 5 s each" in result.stdout
+    assert "needs 4.00 instances" in result.stdout  # prod `fast`: 40 tasks/s × 5 s / 50
+
+
+def test_check_docs_fails_until_write_docs(repo: Path) -> None:
+    (repo / "docs").mkdir()
+    for name in ("README.md", "docs/cost.md"):
+        write(repo / name, (PROJECT_ROOT / name).read_text())
+    assert cost("--check-docs", root=repo).returncode == 0
+    write(repo / "Pulumi.prod.yaml", changed("prod", "redis", memorySizeGb=10))
+    stale = cost("--check-docs", root=repo)
+    assert stale.returncode == 1
+    assert "README.md is stale: run python -m cost --write-docs" in stale.stderr
+    assert cost("--write-docs", root=repo).returncode == 0
+    assert cost("--check-docs", root=repo).returncode == 0
+    assert "STANDARD_HA, 10 GB (M2)" in (repo / "docs" / "cost.md").read_text()
