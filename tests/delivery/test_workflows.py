@@ -151,3 +151,19 @@ def test_every_step_that_runs_a_shell_script_reads_inputs_from_env_not_templates
     for path in ALL:
         for step in steps(load(path)):
             assert "${{" not in str(step.get("run", "")), f"{path.name}: {step.get('name') or step['run'][:60]}"
+
+
+def test_the_pulumi_cli_is_the_release_of_the_pinned_sdk() -> None:
+    sdk = next(line.split("==")[1].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()
+               if line.startswith("pulumi=="))
+    versions = {str((s.get("with") or {}).get("pulumi-version")) for p in ALL for s in steps(load(p))
+                if str(s.get("uses", "")).startswith("pulumi/actions@")}
+    assert versions == {sdk}
+
+
+def test_docs_pins_lists_every_action_at_its_pin() -> None:
+    pins = (ROOT / "docs" / "pins.md").read_text()
+    used = {str(s["uses"]) for p in ALL for s in steps(load(p)) if "uses" in s}
+    for uses in used:
+        action, _, ref = uses.partition("@")
+        assert f"| `{action}` | `{ref}` |" in pins, f"docs/pins.md does not list {uses}"
