@@ -121,18 +121,35 @@ def test_fork_prs_get_a_clear_notice_instead_of_a_preview() -> None:
     assert "fork" in notice and "OIDC" in notice and "::notice" in notice
 
 
-def test_deploy_runs_one_up_per_stack_at_a_time_behind_its_environment_then_verifies() -> None:
+def test_deploy_runs_one_up_per_stack_at_a_time_behind_its_environment() -> None:
     deploy = jobs("deploy.yml")["deploy"]
     assert deploy["environment"] == "${{ needs.target.outputs.stack }}"
     assert deploy["concurrency"] == {"group": "pulumi-up-${{ needs.target.outputs.stack }}",
                                      "cancel-in-progress": False}
-    runs = [str(s.get("run", "")) for s in deploy["steps"]]
-    up = next(i for i, r in enumerate(runs) if r.startswith("pulumi up") and "--refresh" in r)
-    verify = next(i for i, r in enumerate(runs) if "scripts/verify_deploy.py" in r)
-    assert up < verify
     triggers = load(WORKFLOWS / "deploy.yml")[True]
     assert triggers["push"] == {"branches": ["main"], "tags": ["v*"]}
     assert "workflow_dispatch" in triggers
+
+
+def test_deploy_verifies_the_new_api_revision_before_traffic_moves_and_rolls_back_on_failure() -> None:
+    steps_ = jobs("deploy.yml")["deploy"]["steps"]
+    runs = [str(s.get("run", "")) for s in steps_]
+
+    def first(*needles: str) -> int:
+        return next(i for i, r in enumerate(runs) if all(n in r for n in needles))
+
+    candidate = first("api_serving_revision", "pulumi up", "--refresh")
+    verify_tag = first("api_candidate_url", "scripts/verify_deploy.py", "--api-url")
+    promote = first("api_latest_revision", "api.rollout.servingRevision", "pulumi up")
+    verify = next(i for i, r in enumerate(runs) if "scripts/verify_deploy.py" in r and "--api-url" not in r)
+    rollback = first("LAST_GOOD", "api.rollout.servingRevision", "pulumi up", "exit 1")
+    assert candidate < verify_tag < promote < verify < rollback
+    assert steps_[promote]["id"] == "promote" and steps_[candidate]["id"] == "candidate"
+    # Rolls back only when traffic had moved (promotion ran) and there is a last good revision.
+    assert steps_[rollback]["if"] == (
+        "failure() && steps.promote.outcome != 'skipped' && steps.candidate.outputs.serving != ''"
+    )
+    assert all("if" not in s for s in steps_[:rollback])
 
 
 def test_dependabot_watches_actions_pip_and_the_base_images() -> None:
