@@ -8,7 +8,7 @@ import pulumi
 import pulumi_gcp as gcp
 import runtime_contract
 from runtime_contract import ContainerEnvironment
-from settings import ApiSettings
+from settings.services import ApiSettings
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import pulumi
 import pulumi_gcp as gcp
-from settings import RedisSettings
+from settings.redis import RedisSettings
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_gcp as gcp
-from settings import RegistrySettings
+from settings.registry import RegistrySettings
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Worker services: one Celery worker group per Cloud Run service (or worker pool).
 
 A Celery worker pulls from Redis outside any request, so it needs CPU always allocated and at
-least one instance; settings.py refuses ``minInstances: 0``.
+least one instance; the settings refuse ``minInstances: 0``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pulumi
 import pulumi_gcp as gcp
 import runtime_contract
 from runtime_contract import ContainerEnvironment
-from settings import WorkerGroupSettings
+from settings.services import WorkerGroupSettings
 
 # Only the health probes send requests to a worker service.
 WORKER_REQUEST_CONCURRENCY = 10

@@ -44,6 +44,7 @@ from typing import Any
 
 import yaml
 from pulumi.runtime import rpc
+from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.mocks import (
@@ -83,6 +84,8 @@ class MockedResource:
     delete_before_replace: bool
     # Top-level input keys whose value, or a value nested inside it, was marked secret.
     secret_inputs: frozenset[str] = field(default_factory=frozenset)
+    # Old URNs this resource claims (its ``aliases`` and those inherited from its parents).
+    alias_urns: tuple[str, ...] = ()
 
     @property
     def parent_type(self) -> str | None:
@@ -230,6 +233,7 @@ class _RecordingMonitor(MockMonitor):
             ignore_changes=tuple(request.ignoreChanges),
             delete_before_replace=bool(request.deleteBeforeReplace),
             secret_inputs=frozenset(k for k, v in wire.items() if _has_secret(v)),
+            alias_urns=tuple(sorted(a.urn for a in request.aliases)),
         )
         with self._lock:
             self.recorded.append(record)
@@ -355,10 +359,14 @@ def _run(
 ) -> ProgramRun:
     monitor = _RecordingMonitor(ProgramMocks(project))
     set_all_config(config, secret_keys)
+    # The CLI's engine turns alias specs into URNs; without the feature the SDK does it with the
+    # same rules (parents' aliases included), so the recorded aliases are URNs a test can compare.
+    features = set(monitor.GetDeploymentInfo(None).supportedFeatures)
+    features.discard(resource_pb2.RESOURCE_MONITOR_FEATURE_ALIAS_SPECS)
     runtime_settings.configure(
         MockSettings(
             monitor=monitor,
-            monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
+            monitor_features=features,
             engine=MockEngine(None),
             project=PROJECT_NAME,
             stack=stack,

@@ -13,7 +13,10 @@ from tests.infra.harness import PROGRAM_DIR, PROJECT_NAME, PROJECT_ROOT, Program
 
 
 def program_module_names() -> list[str]:
-    return sorted(p.stem for p in PROGRAM_DIR.glob("*.py") if p.stem != "__main__")
+    """The top-level names the program's modules and packages (``settings/``) take on sys.path."""
+    modules = {p.stem for p in PROGRAM_DIR.glob("*.py") if p.stem != "__main__"}
+    packages = {p.parent.name for p in PROGRAM_DIR.glob("*/__init__.py")}
+    return sorted(modules | packages)
 
 
 def test_project_file_points_the_host_at_infra() -> None:
@@ -57,16 +60,18 @@ def test_program_ran_from_infra_as_cwd(dev: ProgramRun) -> None:
     assert image.inputs["build"]["context"] == str(PROJECT_ROOT / "services")
 
 
-def _literal(node: ast.expr) -> Any:
+def _literal(node: ast.expr, tables: dict[str, Any]) -> Any:
+    if isinstance(node, ast.Name) and node.id in tables:
+        return tables[node.id]
     if (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Name)
         and node.func.id == "frozenset"
     ):
-        return frozenset(_literal(node.args[0]))
+        return frozenset(_literal(node.args[0], tables))
     if isinstance(node, ast.Dict):
         return {
-            _literal(k): _literal(v)
+            _literal(k, tables): _literal(v, tables)
             for k, v in zip(node.keys, node.values, strict=True)
             if k is not None
         }
@@ -74,10 +79,14 @@ def _literal(node: ast.expr) -> Any:
 
 
 def _key_tables() -> dict[str, Any]:
-    """The key tables of infra/settings.py, read with ast (no import of the program)."""
-    tree = ast.parse((PROGRAM_DIR / "settings.py").read_text())
+    """The ``*_KEYS`` tables of the infra/settings package, read with ast (no import of the program).
+
+    Each component module owns its keys; ``TOP_LEVEL_KEYS`` in ``__init__.py`` refers to them.
+    """
+    package = PROGRAM_DIR / "settings"
+    modules = sorted(package.glob("*.py"), key=lambda p: p.name == "__init__.py")
     tables: dict[str, Any] = {}
-    for node in tree.body:
+    for node in (n for m in modules for n in ast.parse(m.read_text()).body):
         if (
             isinstance(node, ast.AnnAssign)
             and isinstance(node.target, ast.Name)
@@ -88,13 +97,8 @@ def _key_tables() -> dict[str, Any]:
             name, value = node.targets[0].id, node.value
         else:
             continue
-        if name in (
-            "TOP_LEVEL_KEYS",
-            "CONNECTOR_KEYS",
-            "MAINTENANCE_KEYS",
-            "WORKER_KEYS",
-        ):
-            tables[name] = _literal(value)
+        if name.endswith("_KEYS"):
+            tables[name] = _literal(value, tables)
     return tables
 
 

@@ -1,0 +1,224 @@
+"""Stack configuration, read once into frozen, validated settings.
+
+Every key of the ``cloudrun-celery:`` namespace is read in this package and nowhere else: one
+module per component (``network``, ``redis``, ``services``, ``secrets``, ``registry``), each
+owning its keys, and ``load_settings()`` here composing them. A bad value raises
+``InvalidConfig`` before any resource is declared; the message names the key, the value and
+what is allowed, one line per problem, so a single ``pulumi preview`` shows them all.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+from .network import (
+    CONNECTOR_KEYS,
+    NETWORK_KEYS,
+    ConnectorSettings,
+    Egress,
+    NetworkSettings,
+    read_network,
+)
+from .reader import PROJECT, ConfigReader, InvalidConfig, all_config_keys, key_list
+from .redis import (
+    MAINTENANCE_KEYS,
+    REDIS_KEYS,
+    MaintenanceWindow,
+    RedisSettings,
+    read_redis,
+)
+from .registry import REGISTRY_KEYS, RegistrySettings, read_registry
+from .secrets import AppSecret, read_api_keys, read_app_secrets
+from .services import (
+    API_SERVICE_KEYS,
+    CPU_MEMORY_MIB,
+    TASKS_KEYS,
+    WORKER_KEYS,
+    WORKER_POOLS,
+    ApiSettings,
+    ContainerSize,
+    TaskSettings,
+    WorkerGroupSettings,
+    WorkerKind,
+    memory_mib,
+    read_api,
+    read_tasks,
+    read_workers,
+)
+
+__all__ = [
+    "CONNECTOR_KEYS",
+    "CPU_MEMORY_MIB",
+    "LOG_LEVELS",
+    "MAINTENANCE_KEYS",
+    "PROJECT",
+    "TOP_LEVEL_KEYS",
+    "WORKER_KEYS",
+    "WORKER_POOLS",
+    "ApiSettings",
+    "AppSecret",
+    "ConnectorSettings",
+    "ContainerSize",
+    "Egress",
+    "InvalidConfig",
+    "MaintenanceWindow",
+    "NetworkSettings",
+    "RedisSettings",
+    "RegistrySettings",
+    "Settings",
+    "TaskSettings",
+    "WorkerGroupSettings",
+    "WorkerKind",
+    "is_prod_stack",
+    "load_settings",
+    "memory_mib",
+]
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+NAME_PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{1,13}[a-z0-9]$")
+PROJECT_ID_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+REGION_RE = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
+
+# Top-level keys of the cloudrun-celery namespace and their nested keys (None: a scalar).
+TOP_LEVEL_KEYS: dict[str, frozenset[str] | None] = {
+    "namePrefix": None,
+    "deletionProtection": None,
+    "logLevel": None,
+    "registry": REGISTRY_KEYS,
+    "network": NETWORK_KEYS,
+    "redis": REDIS_KEYS,
+    "api": API_SERVICE_KEYS,
+    "workers": None,
+    "tasks": TASKS_KEYS,
+    "appSecrets": None,
+    "appSecretValues": None,
+    "apiKeys": None,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    project: str
+    region: str
+    stack: str
+    name_prefix: str
+    deletion_protection: bool
+    log_level: str
+    registry: RegistrySettings
+    network: NetworkSettings
+    redis: RedisSettings
+    api: ApiSettings
+    workers: tuple[WorkerGroupSettings, ...]
+    tasks: TaskSettings
+    app_secrets: tuple[AppSecret, ...]
+    api_keys: pulumi.Output[str] | None
+
+    @property
+    def is_prod(self) -> bool:
+        return is_prod_stack(self.stack)
+
+
+def is_prod_stack(stack: str) -> bool:
+    return stack == "prod" or stack.startswith("prod-")
+
+
+def load_settings() -> Settings:
+    """Read and validate the whole stack config. Raises ``InvalidConfig`` listing every problem."""
+    reader = ConfigReader()
+    stack = pulumi.get_stack()
+
+    for full_key in sorted(all_config_keys()):
+        namespace, _, key = full_key.partition(":")
+        if namespace == PROJECT and key not in TOP_LEVEL_KEYS:
+            reader.fail(
+                full_key,
+                reader.raw(key),
+                f"one of the keys {key_list(frozenset(TOP_LEVEL_KEYS))}",
+            )
+
+    project = _gcp_setting(
+        reader,
+        "gcp:project",
+        PROJECT_ID_RE,
+        "a GCP project id (6-30 chars, a-z 0-9 -)",
+        "your GCP project id: pulumi config set gcp:project <id>",
+    )
+    region = _gcp_setting(
+        reader,
+        "gcp:region",
+        REGION_RE,
+        "a GCP region such as europe-west1",
+        "a GCP region: pulumi config set gcp:region europe-west1",
+    )
+    name_prefix = reader.text(
+        "namePrefix",
+        reader.raw("namePrefix"),
+        "celery",
+        NAME_PREFIX_RE,
+        "3-15 chars of a-z 0-9 -, starting with a letter (it prefixes service account ids)",
+    )
+    deletion_protection = reader.boolean(
+        "deletionProtection", reader.raw("deletionProtection"), True
+    )
+    log_level = reader.choice("logLevel", reader.raw("logLevel"), "INFO", LOG_LEVELS)
+    registry = read_registry(reader)
+    network = read_network(reader, name_prefix)
+    redis = read_redis(reader)
+    api = read_api(reader)
+    workers = read_workers(reader, network.egress)
+    tasks = read_tasks(reader)
+    app_secrets = read_app_secrets(reader)
+    api_keys = read_api_keys(reader)
+
+    if is_prod_stack(stack):
+        if redis.tier != "STANDARD_HA":
+            reader.fail(
+                "redis.tier",
+                redis.tier,
+                f"STANDARD_HA on the {stack} stack (high availability)",
+            )
+        if not deletion_protection:
+            reader.fail(
+                "deletionProtection", deletion_protection, f"true on the {stack} stack"
+            )
+
+    if reader.problems:
+        raise InvalidConfig(
+            f"Invalid stack config for stack {stack!r} (Pulumi.{stack}.yaml), "
+            f"{len(reader.problems)} problem(s):\n  - " + "\n  - ".join(reader.problems)
+        )
+    return Settings(
+        project=project,
+        region=region,
+        stack=stack,
+        name_prefix=name_prefix,
+        deletion_protection=deletion_protection,
+        log_level=log_level,
+        registry=registry,
+        network=network,
+        redis=redis,
+        api=api,
+        workers=workers,
+        tasks=tasks,
+        app_secrets=app_secrets,
+        api_keys=api_keys,
+    )
+
+
+def _gcp_setting(
+    reader: ConfigReader,
+    key: str,
+    pattern: re.Pattern[str],
+    allowed: str,
+    missing: str,
+) -> str:
+    """``gcp:project`` / ``gcp:region``: the provider's keys, required by this program."""
+    value = runtime_config.get_config(key)
+    checked = reader.text(key, value, "", pattern, allowed)
+    if value is None:
+        reader.fail(key, None, missing)
+    return checked
