@@ -109,9 +109,18 @@ REDIS_CONNECTIONS_HEADROOM = 20
 
 
 def api_environment(
-    environment: ContainerEnvironment, api_keys: SecretRef, request_concurrency: int
+    environment: ContainerEnvironment,
+    api_keys: SecretRef,
+    request_concurrency: int,
+    verify_key: SecretRef | None = None,
 ) -> ContainerEnvironment:
-    """The shared environment plus what only the API reads: its keys and its Redis connection cap."""
+    """The shared environment plus what only the API reads: its keys and its Redis connection cap.
+
+    The deploy check's key (``verify_key``) arrives as ``API_KEYS``, which the API accepts besides
+    the keys in ``API_KEYS_FILE``: a secret of its own, so the deployer never needs to read the
+    clients' keys (docs/delivery.md).
+    """
+    verify = {"API_KEYS": verify_key} if verify_key is not None else {}
     return ContainerEnvironment(
         plain={
             **environment.plain,
@@ -119,7 +128,7 @@ def api_environment(
             # Past the cap a request gets 503 at once; it must stay above Cloud Run's concurrency.
             "REDIS_MAX_CONNECTIONS": str(request_concurrency + REDIS_CONNECTIONS_HEADROOM),
         },
-        secret=environment.secret,
+        secret={**environment.secret, **verify},
         files=[
             *environment.files,
             SecretFile("api-keys", API_KEYS_DIR, "keys", api_keys),

@@ -190,8 +190,9 @@ def from_stack(stack: str) -> tuple[str, str]:
     outputs = json.loads(run_tool("pulumi", "stack", "output", "--json", "--stack", stack))
     secret_id = (outputs.get("secret_names") or {}).get(VERIFY_KEY_OUTPUT)
     if not secret_id:
-        raise SetupError(f"stack {stack} exports no secret_names.{VERIFY_KEY_OUTPUT}: deploy the program version "
-                         "that creates the verify key (docs/delivery.md)")
+        raise SetupError(f"stack {stack} exports no secret_names.{VERIFY_KEY_OUTPUT}: set the verify key and deploy, "
+                         f"pulumi config set --secret {PROJECT}:verifyKey \"$(openssl rand -hex 24)\" && pulumi up "
+                         "(docs/delivery.md)")
     project = run_tool("pulumi", "config", "get", "gcp:project", "--stack", stack).strip()
     key = run_tool("gcloud", "secrets", "versions", "access", "latest", f"--secret={secret_id}",
                    f"--project={project}").strip()

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from .network import Egress
 from .reader import ConfigReader
+from .rollout import ApiRolloutSettings, read_api_rollout
 
 WorkerKind = Literal["service", "workerPool"]
 
@@ -20,6 +21,7 @@ API_SERVICE_KEYS = frozenset(
         "maxInstances",
         "concurrency",
         "timeoutSeconds",
+        "rollout",
     }
 )
 WORKER_KEYS = frozenset(
@@ -74,6 +76,7 @@ class ApiSettings:
     max_instances: int
     concurrency: int
     timeout_seconds: int
+    rollout: ApiRolloutSettings
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,7 @@ def read_api(reader: ConfigReader) -> ApiSettings:
         timeout_seconds=reader.integer(
             "api.timeoutSeconds", cfg.get("timeoutSeconds"), 60, 1, 3600
         ),
+        rollout=read_api_rollout(reader, cfg.get("rollout")),
     )
 
 

@@ -54,9 +54,9 @@ def pulumi(args: list[str], state: dict[str, Any]) -> int:
         if not state["up"]:
             print("error: no outputs: the stack was never deployed", file=sys.stderr)
             return 255
-        prefix = "celery-dev"
-        print(json.dumps({"api_url": os.environ["FAKE_API_URL"],
-                          "secret_names": {"verify-key": f"{prefix}-verify-key"}}))
+        # Like the program: the verify-key secret exists only when verifyKey was set, as a secret.
+        names = {"verify-key": "celery-dev-verify-key"} if "cloudrun-celery:verifyKey" in state["secret"] else {}
+        print(json.dumps({"api_url": os.environ["FAKE_API_URL"], "secret_names": names}))
         return 0
     print(f"fake pulumi: unexpected command: pulumi {' '.join(args)}", file=sys.stderr)
     return 9

@@ -68,6 +68,7 @@ def test_the_first_deploy_runs_in_order_and_verifies(
     assert position(calls, "pulumi", "login") < position(calls, "pulumi", "stack", "select") < up
     assert position(calls, "pulumi", "stack", "select") < position(calls, "pulumi", "config", "set")
     assert position(calls, "pulumi", "config", "set", "--secret", "cloudrun-celery:apiKeys") < up
+    assert position(calls, "pulumi", "config", "set", "--secret", "cloudrun-celery:verifyKey") < up
     assert position(calls, "pulumi", "install") < up
     assert up < position(calls, "pulumi", "stack", "output")
 
@@ -85,3 +86,13 @@ def test_the_fake_refuses_config_before_a_stack_is_selected(tmp_path: Path) -> N
     result, _ = run_block(block, tmp_path, None)
     assert result.returncode != 0
     assert "no stack selected" in result.stderr
+
+
+def test_without_the_verify_key_the_verify_step_says_what_is_missing(
+    tmp_path: Path, redis_server: RedisServer, api_factory: Callable[..., ApiProcess]
+) -> None:
+    api = api_factory(redis_server)
+    block = "\n".join(line for line in first_deploy_block().splitlines() if "verifyKey" not in line)
+    result, _ = run_block(block, tmp_path, api)
+    assert result.returncode == 2
+    assert "exports no secret_names.verify-key" in result.stderr
