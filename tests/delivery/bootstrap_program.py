@@ -90,6 +90,8 @@ def _run(config: dict[str, str], project: str) -> BootstrapRun:
     )
     for name in ("delivery_settings", "deploy_roles", "github_oidc"):
         sys.modules.pop(name, None)
+    # "." was cached as a finder for the directory it was when another program ran (infra/).
+    sys.path_importer_cache.pop(".", None)
     previous_cwd = os.getcwd()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -105,6 +107,7 @@ def _run(config: dict[str, str], project: str) -> BootstrapRun:
         outputs = dict(getattr(roots[0], "outputs", {}) or {})
         exports = loop.run_until_complete(Output.from_input(outputs).future()) or {}
     finally:
+        sys.path_importer_cache.pop(".", None)  # nor leave ours for the next program run here
         os.chdir(previous_cwd)
         loop.close()
         asyncio.set_event_loop(None)

@@ -58,7 +58,7 @@ def test_fails_naming_the_group_and_queue_when_the_worker_is_stopped(
 ) -> None:
     api = api_factory(redis_server)
     worker = worker_factory(redis_server)
-    worker.stop()
+    worker.kill()
     result = local(api, "--timeout", "3")
     assert result.returncode == 1
     for queue in ("high", "default", "low"):
