@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from task_contract import TASKS
 
@@ -29,12 +30,17 @@ def local(api: ApiProcess, *args: str) -> subprocess.CompletedProcess[str]:
     return verify("--api-url", api.url, "--api-key", api.api_key, *args)
 
 
-def test_probes_follow_the_task_contract() -> None:
+def verify_module() -> Any:
     sys.path.insert(0, str(VERIFY.parent))
     try:
         import verify_deploy
     finally:
         sys.path.remove(str(VERIFY.parent))
+    return verify_deploy
+
+
+def test_probes_follow_the_task_contract() -> None:
+    verify_deploy = verify_module()
     for queue, probe in verify_deploy.PROBES.items():
         assert TASKS[probe.task].queue == queue
         TASKS[probe.task].payload.model_validate(probe.payload)
@@ -137,3 +143,16 @@ def test_stack_mode_without_a_verify_key_says_what_to_deploy(tmp_path: Path) -> 
     result = verify("--stack", "dev", env=fake_tools(tmp_path, '{"api_url": "http://x", "secret_names": {}}'))
     assert result.returncode == 2
     assert "exports no secret_names.verify-key" in result.stderr
+
+
+def test_a_group_at_min_instances_zero_gets_the_longer_bounded_wait(
+    redis_server: RedisServer, api_factory: Callable[..., ApiProcess]
+) -> None:
+    verify_deploy = verify_module()
+    api = api_factory(redis_server)
+    groups = [verify_deploy.WorkerGroup("fast", ("high",), 1), verify_deploy.WorkerGroup("idle", ("low",), 0)]
+    started = time.monotonic()
+    failures = verify_deploy.Verifier(api.url, api.api_key, {}, poll_interval=0.2).run(groups, 1, 4)
+    assert any("'fast' is not consuming queue 'high'" in f and "after 1 s" in f for f in failures)
+    assert any("'idle' is not consuming queue 'low'" in f and "after 4 s" in f for f in failures)
+    assert 4 <= time.monotonic() - started < 15
