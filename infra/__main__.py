@@ -90,6 +90,13 @@ secret_specs = [
         for s in settings.app_secrets
     ),
 ]
+if settings.verify_key is not None:
+    # The deploy check's own key: only the API reads it (and the deployer, which manages secrets).
+    secret_specs.append(
+        SecretSpec(
+            "verify-key", f"{prefix}-verify-key", settings.verify_key, {"api": api_reader}
+        )
+    )
 if broker.ca_certificate is not None:
     secret_specs.append(
         SecretSpec("redis-ca", f"{prefix}-redis-ca", broker.ca_certificate, everyone)
@@ -152,6 +159,7 @@ api = ApiService(
             api_keys=secrets.refs["api-keys"],
             request_concurrency=settings.api.concurrency,
             app_secrets=app_secrets_of("api"),
+            verify_key=secrets.refs.get("verify-key"),
         ),
         vpc_access=network.vpc_access(),
         deletion_protection=settings.deletion_protection,
@@ -181,6 +189,10 @@ workers = {
 }
 
 pulumi.export("api_url", api.url)
+# The API rollout (docs/delivery.md): deploy.yml verifies the candidate URL, then promotes it.
+pulumi.export("api_candidate_url", api.candidate_url)
+pulumi.export("api_latest_revision", api.latest_revision)
+pulumi.export("api_serving_revision", api.serving_revision)
 pulumi.export(
     "worker_services", {name: worker.name for name, worker in workers.items()}
 )

@@ -115,9 +115,16 @@ def api_environment(
     api_keys: SecretRef,
     request_concurrency: int,
     app_secrets: Mapping[str, SecretRef],
+    verify_key: SecretRef | None = None,
 ) -> ContainerEnvironment:
     """The shared environment plus what only the API reads: its keys, its Redis connection cap
-    and the app secrets it consumes."""
+    and the app secrets it consumes.
+
+    The deploy check's key (``verify_key``) arrives as ``API_KEYS``, which the API accepts besides
+    the keys in ``API_KEYS_FILE``: a secret of its own, so the deployer never needs to read the
+    clients' keys (docs/delivery.md).
+    """
+    verify = {"API_KEYS": verify_key} if verify_key is not None else {}
     return ContainerEnvironment(
         plain={
             **environment.plain,
@@ -125,7 +132,7 @@ def api_environment(
             # Past the cap a request gets 503 at once; it must stay above Cloud Run's concurrency.
             contract.REDIS_MAX_CONNECTIONS_ENV: str(request_concurrency + REDIS_CONNECTIONS_HEADROOM),
         },
-        secret={**environment.secret, **app_secrets},
+        secret={**environment.secret, **app_secrets, **verify},
         files=[
             *environment.files,
             SecretFile("api-keys", API_KEYS_DIR, "keys", api_keys),

@@ -33,7 +33,8 @@ from .redis import (
     read_redis,
 )
 from .registry import REGISTRY_KEYS, RegistrySettings, read_registry
-from .secrets import AppSecret, read_api_keys, read_app_secrets
+from .rollout import ROLLOUT_KEYS, ApiRolloutSettings
+from .secrets import AppSecret, read_api_keys, read_app_secrets, read_verify_key
 from .workers import WORKER_KEYS, WorkerGroupSettings, WorkerKind, read_workers
 from .services import (
     API_SERVICE_KEYS,
@@ -56,6 +57,8 @@ __all__ = [
     "TOP_LEVEL_KEYS",
     "WORKER_KEYS",
     "WORKER_POOLS",
+    "ROLLOUT_KEYS",
+    "ApiRolloutSettings",
     "ApiSettings",
     "AppSecret",
     "ConnectorSettings",
@@ -93,6 +96,7 @@ TOP_LEVEL_KEYS: dict[str, frozenset[str] | None] = {
     "appSecrets": None,
     "appSecretValues": None,
     "apiKeys": None,
+    "verifyKey": None,
 }
 
 
@@ -112,6 +116,7 @@ class Settings:
     tasks: TaskSettings
     app_secrets: tuple[AppSecret, ...]
     api_keys: pulumi.Output[str] | None
+    verify_key: pulumi.Output[str] | None
 
     @property
     def is_prod(self) -> bool:
@@ -165,6 +170,7 @@ def load_settings() -> Settings:
     tasks = read_tasks(reader)
     app_secrets = read_app_secrets(reader, tuple(w.name for w in workers))
     api_keys = read_api_keys(reader)
+    verify_key = read_verify_key(reader)
 
     if is_prod_stack(stack):
         if redis.tier != "STANDARD_HA":
@@ -198,6 +204,7 @@ def load_settings() -> Settings:
         tasks=tasks,
         app_secrets=app_secrets,
         api_keys=api_keys,
+        verify_key=verify_key,
     )
 
 

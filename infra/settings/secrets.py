@@ -1,4 +1,4 @@
-"""``appSecrets``, ``appSecretValues`` and ``apiKeys``: what goes into Secret Manager from config.
+"""``appSecrets``, ``appSecretValues``, ``apiKeys`` and ``verifyKey``: what goes into Secret Manager from config.
 
 An ``appSecrets`` entry is a name, or ``{name, consumers}``. ``consumers`` lists the workloads
 that read it (``api`` and worker group names): only their service accounts get
@@ -21,7 +21,7 @@ from .reader import ConfigReader
 
 SECRET_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
 # Secret ids the stack itself uses, and env vars the runtime contract already defines.
-RESERVED_SECRET_NAMES = frozenset({"redis-url", "redis-ca", "api-keys"})
+RESERVED_SECRET_NAMES = frozenset({"redis-url", "redis-ca", "api-keys", "verify-key"})
 RESERVED_ENV_VARS = frozenset(CONTRACT_ENV)
 
 
@@ -166,3 +166,15 @@ def read_api_keys(reader: ConfigReader) -> pulumi.Output[str] | None:
         return None
     # The API reads one key per line (API_KEYS_FILE).
     return pulumi.Output.secret("\n".join(keys) + "\n")
+
+
+def read_verify_key(reader: ConfigReader) -> pulumi.Output[str] | None:
+    """The deploy check's own API key (docs/delivery.md): one key, readable by the API and the deployer."""
+    raw = reader.secret("verifyKey")
+    if raw is None:
+        return None
+    key = raw.strip()
+    if not key or "," in key or "\n" in key:
+        reader.fail("verifyKey", "<secret, not shown>", "one API key, without commas or newlines")
+        return None
+    return pulumi.Output.secret(key)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .reader import ConfigReader
+from .rollout import ApiRolloutSettings, read_api_rollout
 
 API_SERVICE_KEYS = frozenset(
     {
@@ -18,6 +19,7 @@ API_SERVICE_KEYS = frozenset(
         "maxInstances",
         "concurrency",
         "timeoutSeconds",
+        "rollout",
     }
 )
 TASKS_KEYS = frozenset({"timeLimitSeconds", "resultTtlSeconds"})
@@ -49,6 +51,7 @@ class ApiSettings:
     max_instances: int
     concurrency: int
     timeout_seconds: int
+    rollout: ApiRolloutSettings
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,7 @@ def read_api(reader: ConfigReader) -> ApiSettings:
         timeout_seconds=reader.integer(
             "api.timeoutSeconds", cfg.get("timeoutSeconds"), 60, 1, 3600
         ),
+        rollout=read_api_rollout(reader, cfg.get("rollout")),
     )
 
 

@@ -262,6 +262,7 @@ class ProgramMocks(Mocks):
             outputs["member"] = f"serviceAccount:{outputs['email']}"
         elif typ == "gcp:cloudrunv2/service:Service":
             outputs["uri"] = f"https://{name}-abc123de-ew.a.run.app"
+            outputs["latestCreatedRevision"] = f"{name}-00001-new"
         elif typ == "gcp:redis/instance:Instance":
             tls = args.inputs.get("transitEncryptionMode") == "SERVER_AUTHENTICATION"
             outputs["host"] = "10.20.0.3"

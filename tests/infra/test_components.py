@@ -457,6 +457,9 @@ def test_exports(stack_run: ProgramRun) -> None:
     exports = stack_run.exports
     assert set(exports) == {
         "api_url",
+        "api_candidate_url",
+        "api_latest_revision",
+        "api_serving_revision",
         "worker_services",
         "registry_url",
         "redis_host",
