@@ -94,7 +94,7 @@ if settings.verify_key is not None:
     # The deploy check's own key: only the API reads it (and the deployer, which manages secrets).
     secret_specs.append(
         SecretSpec(
-            "verify-key", f"{prefix}-verify-key", settings.verify_key, {"api": api_reader}
+            "verify-key", f"{prefix}-verify-key", settings.verify_key, dict([readers["api"]])
         )
     )
 if broker.ca_certificate is not None:

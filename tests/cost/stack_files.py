@@ -18,7 +18,7 @@ def changed(stack: str, key: str, **values: Any) -> str:
 
 
 def changed_text(text: str, key: str, **values: Any) -> str:
-    """A stack file's text with ``values`` merged into the object at ``key``."""
+    """A stack file's text with ``values`` merged into the object at ``key`` (``None`` removes a key)."""
     document: dict[str, Any] = yaml.safe_load(text)
     config = document["config"]
     if key.startswith("workers["):
@@ -26,6 +26,8 @@ def changed_text(text: str, key: str, **values: Any) -> str:
     else:
         target = config.setdefault(f"{NAMESPACE}:{key}", {})
     target.update(values)
+    for name in [name for name, value in values.items() if value is None]:
+        del target[name]
     return yaml.safe_dump(document, sort_keys=False)
 
 

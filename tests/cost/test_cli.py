@@ -75,7 +75,7 @@ def test_resizing_worker_min_instances_shows_the_delta_line_by_line(repo: Path) 
 
 def test_a_shrink_and_a_worker_pool_resize_both_show(repo: Path) -> None:
     text = changed("prod", "workers[0]", minInstances=1)
-    write(repo / "Pulumi.prod.yaml", changed_text(text, "workers[1]", minInstances=2, maxInstances=2))
+    write(repo / "Pulumi.prod.yaml", changed_text(text, "workers[1]", minInstances=2))
     result = cost("--stack", "prod", "--base", "base", "--format", "markdown", root=repo)
     assert result.returncode == 0, result.stderr
     rows = {line.split(" | ")[0]: line for line in result.stdout.splitlines() if line.startswith("| Worker")}

@@ -68,7 +68,7 @@ def test_connector_machine_type_and_min_instances_vs_direct_egress() -> None:
         changed("dev", "network", connector={"minInstances": 3, "maxInstances": 4, "machineType": "e2-standard-4"}),
     )
     assert bigger.by_key()["egress"].idle == pytest.approx(3 * price("connector.e2-standard-4") * 730)
-    direct = run_estimate("dev", changed("dev", "network", egress="direct"))
+    direct = run_estimate("dev", changed("dev", "network", egress="direct", connector=None))
     assert direct.by_key()["egress"].idle == 0
     assert run_estimate("dev").idle - direct.idle == pytest.approx(2 * price("connector.e2-micro") * 730)
 
