@@ -33,7 +33,12 @@ from .redis import (
     read_redis,
 )
 from .registry import REGISTRY_KEYS, RegistrySettings, read_registry
-from .secrets import AppSecret, read_api_keys, read_app_secrets
+from .secrets import (
+    AppSecret,
+    missing_secret_values,
+    read_api_keys,
+    read_app_secrets,
+)
 from .workers import WORKER_KEYS, WorkerGroupSettings, WorkerKind, read_workers
 from .services import (
     API_SERVICE_KEYS,
@@ -177,6 +182,16 @@ def load_settings() -> Settings:
             reader.fail(
                 "deletionProtection", deletion_protection, f"true on the {stack} stack"
             )
+
+    for key, command in missing_secret_values(api_keys, app_secrets):
+        problem = (
+            f"{key}: no value; set it before `pulumi up` (Cloud Run refuses a revision whose "
+            f"secret has no version): {command}"
+        )
+        if pulumi.runtime.is_dry_run():
+            pulumi.log.warn(problem + " (preview goes on; `pulumi up` stops here)")
+        else:
+            reader.problems.append(problem)
 
     if reader.problems:
         raise InvalidConfig(
