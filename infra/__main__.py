@@ -110,11 +110,6 @@ secrets = SecretStore(
         depends_on=apis.needed_by("secretmanager"),
     ),
 )
-if settings.api_keys is None:
-    pulumi.log.warn(
-        f"No API keys in config: add a version to secret {prefix}-api-keys before the API can start "
-        "(pulumi config set --secret cloudrun-celery:apiKeys 'key1,key2', or gcloud secrets versions add)."
-    )
 
 images = Images(
     "images",

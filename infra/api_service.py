@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import api_rollout
 import pulumi
 import pulumi_gcp as gcp
 import runtime_contract
-from runtime_contract import ContainerEnvironment
+from runtime_contract import WorkloadArgs
 from settings.services import ApiSettings
 from task_contract import deployment as contract
 
 
-@dataclass(frozen=True)
-class ApiServiceArgs:
-    project: str
-    region: str
-    service_name: str
+@dataclass(frozen=True, kw_only=True)
+class ApiServiceArgs(WorkloadArgs):
     settings: ApiSettings
-    image: pulumi.Input[str]
-    service_account_email: pulumi.Input[str]
-    environment: ContainerEnvironment
-    vpc_access: gcp.cloudrunv2.ServiceTemplateVpcAccessArgsDict
-    deletion_protection: bool
-    depends_on: list[pulumi.Resource] = field(default_factory=list)
 
 
 class ApiService(pulumi.ComponentResource):
@@ -67,13 +58,13 @@ class ApiService(pulumi.ComponentResource):
                     "envs": args.environment.env(),
                     "volume_mounts": args.environment.volume_mounts(),
                     # /readyz waits for Redis; VPC egress can take a while on a new instance.
-                    "startup_probe": runtime_contract.startup_probe(
+                    "startup_probe": runtime_contract.http_probe(
                         runtime_contract.API_STARTUP_PATH,
                         period_seconds=5,
                         failure_threshold=24,
                         timeout_seconds=2,
                     ),
-                    "liveness_probe": runtime_contract.liveness_probe(
+                    "liveness_probe": runtime_contract.http_probe(
                         runtime_contract.API_LIVENESS_PATH,
                         period_seconds=30,
                         failure_threshold=3,

@@ -8,9 +8,11 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
-# Build context and Dockerfiles from docs/runtime-contract.md, relative to the project root.
+# Build context and Dockerfile from docs/runtime-contract.md, relative to the project root: one
+# Dockerfile, one target per image (the SERVICE build arg picks what goes into the venv).
 BUILD_CONTEXT = "services"
-DOCKERFILES = {"api": "services/api/Dockerfile", "worker": "services/worker/Dockerfile"}
+DOCKERFILE = "services/Dockerfile"
+IMAGES = ("api", "worker")
 
 
 @dataclass(frozen=True)
@@ -30,13 +32,15 @@ class Images(pulumi.ComponentResource):
     ) -> None:
         super().__init__("cloudrun-celery:infra:Images", name, None, opts)
         digests: dict[str, pulumi.Output[str]] = {}
-        for image, dockerfile in DOCKERFILES.items():
+        for image in IMAGES:
             built = docker.Image(
                 image,
                 image_name=pulumi.Output.concat(args.registry_url, f"/{image}:latest"),
                 build=docker.DockerBuildArgs(
                     context=str(args.project_root / BUILD_CONTEXT),
-                    dockerfile=str(args.project_root / dockerfile),
+                    dockerfile=str(args.project_root / DOCKERFILE),
+                    target=image,
+                    args={"SERVICE": image},
                     platform="linux/amd64",
                 ),
                 # Preview neither builds nor pushes; `pulumi up` does both.

@@ -7,7 +7,8 @@ worker services and the worker pools alike.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
@@ -27,6 +28,21 @@ API_KEYS_FILE = f"{API_KEYS_DIR}/keys"
 EnvVar = gcp.cloudrunv2.ServiceTemplateContainerEnvArgsDict
 Volume = gcp.cloudrunv2.ServiceTemplateVolumeArgsDict
 VolumeMount = gcp.cloudrunv2.ServiceTemplateContainerVolumeMountArgsDict
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkloadArgs:
+    """What every Cloud Run workload (the API service, a worker service or pool) is given."""
+
+    project: str
+    region: str
+    service_name: str
+    image: pulumi.Input[str]
+    service_account_email: pulumi.Input[str]
+    environment: ContainerEnvironment
+    vpc_access: gcp.cloudrunv2.ServiceTemplateVpcAccessArgsDict
+    deletion_protection: bool
+    depends_on: list[pulumi.Resource] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -52,6 +68,20 @@ class ContainerEnvironment:
     plain: Mapping[str, str]
     secret: Mapping[str, SecretRef]
     files: Sequence[SecretFile]
+
+    def plus(
+        self,
+        *,
+        plain: Mapping[str, str],
+        secret: Mapping[str, SecretRef],
+        files: Sequence[SecretFile] = (),
+    ) -> ContainerEnvironment:
+        """This environment with more variables, secret variables and files."""
+        return ContainerEnvironment(
+            plain={**self.plain, **plain},
+            secret={**self.secret, **secret},
+            files=[*self.files, *files],
+        )
 
     def env(self) -> list[EnvVar]:
         variables: list[EnvVar] = [
@@ -125,18 +155,14 @@ def api_environment(
     clients' keys (docs/delivery.md).
     """
     verify = {"API_KEYS": verify_key} if verify_key is not None else {}
-    return ContainerEnvironment(
+    return environment.plus(
         plain={
-            **environment.plain,
             contract.API_KEYS_FILE_ENV: API_KEYS_FILE,
             # Past the cap a request gets 503 at once; it must stay above Cloud Run's concurrency.
             contract.REDIS_MAX_CONNECTIONS_ENV: str(request_concurrency + REDIS_CONNECTIONS_HEADROOM),
         },
-        secret={**environment.secret, **app_secrets, **verify},
-        files=[
-            *environment.files,
-            SecretFile("api-keys", API_KEYS_DIR, "keys", api_keys),
-        ],
+        secret={**app_secrets, **verify},
+        files=[SecretFile("api-keys", API_KEYS_DIR, "keys", api_keys)],
     )
 
 
@@ -148,32 +174,25 @@ def worker_environment(
 ) -> ContainerEnvironment:
     """The shared environment plus what one worker group reads: its queues, pool, concurrency
     and the app secrets it consumes."""
-    return ContainerEnvironment(
+    return environment.plus(
         plain={
-            **environment.plain,
             contract.WORKER_QUEUES_ENV: ",".join(group.queues),
             contract.WORKER_POOL_ENV: group.pool,
             contract.WORKER_CONCURRENCY_ENV: str(group.concurrency),
         },
-        secret={**environment.secret, **app_secrets},
-        files=environment.files,
+        secret=app_secrets,
     )
 
 
-def startup_probe(
+def http_probe(
     path: str, *, period_seconds: int, failure_threshold: int, timeout_seconds: int
-) -> gcp.cloudrunv2.ServiceTemplateContainerStartupProbeArgsDict:
-    return {
-        "http_get": {"path": path, "port": PORT},
-        "period_seconds": period_seconds,
-        "failure_threshold": failure_threshold,
-        "timeout_seconds": timeout_seconds,
-    }
+) -> Any:
+    """An HTTP GET probe on the container port, for startup or liveness.
 
-
-def liveness_probe(
-    path: str, *, period_seconds: int, failure_threshold: int, timeout_seconds: int
-) -> gcp.cloudrunv2.ServiceTemplateContainerLivenessProbeArgsDict:
+    One shape for every workload: pulumi-gcp types a service's startup and liveness probes and a
+    worker pool's as four unrelated TypedDicts with the same fields, hence ``Any``; the
+    inventories (tests/infra/inventory) pin what each resource receives.
+    """
     return {
         "http_get": {"path": path, "port": PORT},
         "period_seconds": period_seconds,

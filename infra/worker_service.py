@@ -6,70 +6,37 @@ least one instance; the settings refuse ``minInstances: 0``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
 import runtime_contract
-from runtime_contract import ContainerEnvironment
+from runtime_contract import WorkloadArgs
 from settings.workers import WorkerGroupSettings
 from task_contract import deployment as contract
 
 
-@dataclass(frozen=True)
-class WorkerServiceArgs:
-    project: str
-    region: str
-    service_name: str
+@dataclass(frozen=True, kw_only=True)
+class WorkerServiceArgs(WorkloadArgs):
     settings: WorkerGroupSettings
-    image: pulumi.Input[str]
-    service_account_email: pulumi.Input[str]
-    environment: ContainerEnvironment
-    vpc_access: gcp.cloudrunv2.ServiceTemplateVpcAccessArgsDict
-    deletion_protection: bool
-    depends_on: list[pulumi.Resource] = field(default_factory=list)
 
 
-def _startup_probe() -> gcp.cloudrunv2.ServiceTemplateContainerStartupProbeArgsDict:
-    # /healthz turns 200 once the worker consumes; Direct VPC egress can take a minute or more
-    # to connect on a new instance, so allow three minutes.
-    return runtime_contract.startup_probe(
-        runtime_contract.WORKER_HEALTH_PATH,
-        period_seconds=10,
-        failure_threshold=18,
-        timeout_seconds=5,
-    )
-
-
+# /healthz turns 200 once the worker consumes; Direct VPC egress can take a minute or more to
+# connect on a new instance, so allow three minutes.
+STARTUP_PROBE = runtime_contract.http_probe(
+    runtime_contract.WORKER_HEALTH_PATH,
+    period_seconds=10,
+    failure_threshold=18,
+    timeout_seconds=5,
+)
 # A worker that has stopped consuming (e.g. after a Redis reconnect) answers 503; replace it
 # after three minutes rather than let it sit idle.
-LIVENESS_PERIOD_SECONDS = 30
-LIVENESS_FAILURE_THRESHOLD = 6
-LIVENESS_TIMEOUT_SECONDS = 5
-
-
-def _liveness_probe() -> gcp.cloudrunv2.ServiceTemplateContainerLivenessProbeArgsDict:
-    return runtime_contract.liveness_probe(
-        runtime_contract.WORKER_HEALTH_PATH,
-        period_seconds=LIVENESS_PERIOD_SECONDS,
-        failure_threshold=LIVENESS_FAILURE_THRESHOLD,
-        timeout_seconds=LIVENESS_TIMEOUT_SECONDS,
-    )
-
-
-def _pool_liveness_probe() -> (
-    gcp.cloudrunv2.WorkerPoolTemplateContainerLivenessProbeArgsDict
-):
-    # Same probe; worker pools type it separately.
-    return {
-        "http_get": {
-            "path": runtime_contract.WORKER_HEALTH_PATH,
-            "port": runtime_contract.PORT,
-        },
-        "period_seconds": LIVENESS_PERIOD_SECONDS,
-        "failure_threshold": LIVENESS_FAILURE_THRESHOLD,
-        "timeout_seconds": LIVENESS_TIMEOUT_SECONDS,
-    }
+LIVENESS_PROBE = runtime_contract.http_probe(
+    runtime_contract.WORKER_HEALTH_PATH,
+    period_seconds=30,
+    failure_threshold=6,
+    timeout_seconds=5,
+)
 
 
 class WorkerService(pulumi.ComponentResource):
@@ -108,8 +75,8 @@ class WorkerService(pulumi.ComponentResource):
                 "resources": {"limits": limits},
                 "envs": env.env(),
                 "volume_mounts": env.volume_mounts(),
-                "startup_probe": _startup_probe(),
-                "liveness_probe": _pool_liveness_probe(),
+                "startup_probe": STARTUP_PROBE,
+                "liveness_probe": LIVENESS_PROBE,
             }
             pool_template: gcp.cloudrunv2.WorkerPoolTemplateArgsDict = {
                 "service_account": args.service_account_email,
@@ -158,8 +125,8 @@ class WorkerService(pulumi.ComponentResource):
                         },
                         "envs": env.env(),
                         "volume_mounts": env.volume_mounts(),
-                        "startup_probe": _startup_probe(),
-                        "liveness_probe": _liveness_probe(),
+                        "startup_probe": STARTUP_PROBE,
+                        "liveness_probe": LIVENESS_PROBE,
                     }
                 ],
             }

