@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 from api.celery_message import MessageBuilder, fast_kwargsrepr, publisher_app
+from api.metrics import ApiMetrics
 from api.redis_clients import RedisClients
 from api.submission import MemoryWatch, Submitter
 from celery.utils.saferepr import saferepr
 from kombu.transport.redis import PRIORITY_STEPS
-from task_contract import TASKS, TaskSpec
+from task_contract import QUEUES, TASKS, TaskSpec
 
 from tests.api.conftest import broker_settings
 from tests.support.redis_server import RedisServer
@@ -68,7 +69,8 @@ def test_the_api_publishes_what_send_task_publishes(
 
     async def api_publish() -> None:
         redis = RedisClients.from_settings(settings, max_connections=10)
-        submitter = Submitter(redis, MessageBuilder(celery), MemoryWatch(redis.broker_client), 60, 1.0, {},
+        metrics = ApiMetrics(TASKS.values(), redis.broker_redis, QUEUES)
+        submitter = Submitter(redis, metrics, MessageBuilder(celery), MemoryWatch(redis.broker_client), 60, 1.0, {},
                               new_task_id=lambda: TASK_ID)
         try:
             await submitter.submit(spec, kwargs, None)

@@ -1,8 +1,14 @@
-"""``python -m api``: the container entrypoint. One uvicorn process on 0.0.0.0:$PORT, JSON logs.
+"""``python -m api``: the container entrypoint. uvicorn on 0.0.0.0:$PORT, JSON logs, WEB_CONCURRENCY processes.
 
-uvicorn handles SIGTERM: it stops accepting connections, finishes in-flight requests
-(up to 8 s, inside Cloud Run's 10 s before SIGKILL), then re-raises the signal to the
-handler that was installed before it: ours, which exits 0 (a graceful stop, not a kill).
+One process (WEB_CONCURRENCY=1, the default): uvicorn handles SIGTERM: it stops accepting
+connections, finishes in-flight requests (up to 8 s, inside Cloud Run's 10 s before SIGKILL),
+then re-raises the signal to the handler that was installed before it: ours, which exits 0
+(a graceful stop, not a kill).
+
+More (the stack sets WEB_CONCURRENCY from the service's CPU limit): uvicorn's own supervisor
+runs that many serving processes on one socket, each building the app with ``serving_app``.
+On SIGTERM it sends SIGTERM to each, and each stops as above (8 s at most); the supervisor
+exits once all have. It also restarts a serving process that dies.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import sys
 from types import FrameType
 
 import uvicorn
+from fastapi import FastAPI
 from pydantic import ValidationError
 from task_contract import BrokerSettings
 from task_contract.cloud_logging import configure_logging
@@ -35,6 +42,13 @@ def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
     sys.exit(0)
 
 
+def serving_app() -> FastAPI:
+    """The app of one serving process, from the environment (a uvicorn factory: ``api.__main__:serving_app``)."""
+    settings = ApiSettings()
+    configure_logging(settings.log_level)
+    return create_app(settings, BrokerSettings())
+
+
 def main() -> None:
     try:
         settings = ApiSettings()
@@ -42,10 +56,14 @@ def main() -> None:
     except ValidationError as exc:
         sys.exit(settings_error(exc))
     configure_logging(settings.log_level)
-    app = create_app(settings, broker_settings)
     signal.signal(signal.SIGTERM, _exit_cleanly)
+    served: FastAPI | str = "api.__main__:serving_app"
+    if settings.web_concurrency == 1:
+        served = create_app(settings, broker_settings)
     uvicorn.run(
-        app,
+        served,
+        factory=settings.web_concurrency > 1,
+        workers=settings.web_concurrency,
         host="0.0.0.0",
         port=settings.port,
         log_config=None,  # keep configure_logging's JSON handler; uvicorn's loggers propagate to it

@@ -20,13 +20,7 @@ from typing import Annotated
 import anyio.to_thread
 
 from fastapi import Depends, HTTPException, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-
-bearer_scheme = HTTPBearer(
-    auto_error=False,
-    description="An API key from API_KEYS or API_KEYS_FILE, sent as `Authorization: Bearer <key>`.",
-)
-
+from fastapi.security import HTTPBearer
 
 @dataclass(frozen=True)
 class Caller:
@@ -109,22 +103,30 @@ def _unauthorized(detail: str) -> HTTPException:
     )
 
 
-async def require_caller(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> Caller:
-    """FastAPI dependency: 401 unless the request carries a valid bearer key.
+class ApiKeyBearer(HTTPBearer):
+    """FastAPI dependency: the ``Caller``, or 401 unless the request carries a valid bearer key.
 
-    ``async`` though it does no I/O: FastAPI runs a plain ``def`` dependency in its thread
-    pool, a thread hop per request for a few microseconds of work.
+    A subclass of FastAPI's ``HTTPBearer`` so the OpenAPI spec still declares the scheme, but
+    one dependency instead of two (the scheme, then a checker depending on it): dependency
+    solving is a measurable share of an enqueue's CPU (docs/benchmarks.md). The keys are the
+    app's (``create_app`` puts them on ``app.state``).
     """
-    if credentials is None:
-        raise _unauthorized("missing API key: send the header 'Authorization: Bearer <key>'")
-    keys: ApiKeys = request.app.state.api_keys
-    caller = keys.identify(credentials.credentials)
-    if caller is None:
-        raise _unauthorized("invalid API key: use one of the keys in API_KEYS or API_KEYS_FILE")
-    return caller
 
+    async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
+        credentials = await super().__call__(request)
+        if credentials is None:
+            raise _unauthorized("missing API key: send the header 'Authorization: Bearer <key>'")
+        keys: ApiKeys = request.app.state.api_keys
+        caller = keys.identify(credentials.credentials)
+        if caller is None:
+            raise _unauthorized("invalid API key: use one of the keys in API_KEYS or API_KEYS_FILE")
+        return caller
+
+
+require_caller = ApiKeyBearer(
+    auto_error=False,
+    scheme_name="HTTPBearer",
+    description="An API key from API_KEYS or API_KEYS_FILE, sent as `Authorization: Bearer <key>`.",
+)
 
 CallerDep = Annotated[Caller, Depends(require_caller)]

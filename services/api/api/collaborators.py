@@ -11,7 +11,6 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from api.core.config import ApiSettings
 from api.metrics import ApiMetrics
 from api.redis_clients import RedisClients
 from api.submission import Submitter
@@ -32,12 +31,6 @@ async def _metrics(request: Request) -> ApiMetrics:
     return metrics
 
 
-async def _settings(request: Request) -> ApiSettings:
-    settings: ApiSettings = request.app.state.settings
-    return settings
-
-
 SubmitterDep = Annotated[Submitter, Depends(_submitter)]
 RedisDep = Annotated[RedisClients, Depends(_redis)]
 MetricsDep = Annotated[ApiMetrics, Depends(_metrics)]
-SettingsDep = Annotated[ApiSettings, Depends(_settings)]

@@ -44,16 +44,10 @@ class BrokerFull(Exception):
     """Redis refused a write because it is at ``maxmemory`` (``noeviction``): nothing was written."""
 
 
-def _client_options(url: str, settings: BrokerSettings) -> dict[str, Any]:
-    timeout = settings.redis_connect_timeout_seconds
-    options: dict[str, Any] = {
-        "socket_timeout": timeout,
-        "socket_connect_timeout": timeout,
-        "health_check_interval": 30,
-    }
+def _tls_options(url: str, settings: BrokerSettings) -> dict[str, Any]:
     if url.startswith("rediss://") and settings.redis_ca_file is not None:
-        options["ssl_ca_certs"] = str(settings.redis_ca_file)
-    return options
+        return {"ssl_ca_certs": str(settings.redis_ca_file)}
+    return {}
 
 
 def redis_client(url: str, settings: BrokerSettings) -> redis.Redis:
@@ -62,20 +56,34 @@ def redis_client(url: str, settings: BrokerSettings) -> redis.Redis:
     The single retry reconnects a pooled socket that went stale when Redis restarted;
     a Redis that is really down fails both attempts at once (connection refused).
     """
-    return redis.Redis.from_url(url, retry=Retry(NoBackoff(), 1), **_client_options(url, settings))
+    timeout = settings.redis_connect_timeout_seconds
+    return redis.Redis.from_url(
+        url,
+        retry=Retry(NoBackoff(), 1),
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        health_check_interval=30,
+        **_tls_options(url, settings),
+    )
 
 
 def async_redis_client(url: str, settings: BrokerSettings, max_connections: int) -> redis.asyncio.Redis:
     """The same fail-fast client for the event loop (TLS with REDIS_CA_FILE, AUTH from the URL).
 
-    Its pool holds at most ``max_connections``; past that a request waits for a free
-    connection (a blocking pool), within the same deadline as the call itself.
+    Its pool holds at most ``max_connections``; past that a request waits its turn for a
+    free connection (a blocking pool) instead of failing.
+
+    Only connecting has its own timeout: every call runs under ``RedisClients.call``'s
+    deadline, which bounds the wait for a connection and the reply too, so the per-call
+    timeout wrappers and the periodic health check (the Retry reconnects a stale socket)
+    would only add CPU to every enqueue (docs/benchmarks.md).
     """
     pool = redis.asyncio.BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
-        timeout=settings.redis_connect_timeout_seconds,
-        **_client_options(url, settings),
+        timeout=None,
+        socket_connect_timeout=settings.redis_connect_timeout_seconds,
+        **_tls_options(url, settings),
     )
     return redis.asyncio.Redis(connection_pool=pool, retry=redis.asyncio.retry.Retry(NoBackoff(), 1))
 

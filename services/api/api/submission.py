@@ -26,8 +26,9 @@ from task_contract import TaskSpec
 
 from api import idempotency
 from api.celery_message import MessageBuilder
+from api.metrics import BACKPRESSURE, BROKER_UNAVAILABLE, IDEMPOTENCY_CONFLICT, ApiMetrics
 from api.priority_lists import priority_lists
-from api.redis_clients import RedisClients
+from api.redis_clients import BrokerFull, BrokerUnavailable, RedisClients
 from api.task_status import submitted_key
 
 # KEYS: 1 the list to push to, 2 the idempotency key, 3 the submitted-id record, 4.. the queue's lists.
@@ -81,9 +82,10 @@ class MemoryWatch:
 
 @dataclass
 class Submitter:
-    """Publishes tasks (``submit``) with the limits from the API's settings."""
+    """Publishes tasks (``submit``) with the limits from the API's settings, and counts the outcomes."""
 
     redis: RedisClients
+    metrics: ApiMetrics
     messages: MessageBuilder
     memory: MemoryWatch
     idempotency_window_seconds: int
@@ -101,7 +103,20 @@ class Submitter:
         Raises ``Backpressure`` (429), ``IdempotencyConflict`` (409), ``BrokerFull`` (429) or
         ``BrokerUnavailable`` (503: outcome unknown).
         """
-        return await self.redis.call(partial(self._submit, spec, kwargs, claim_key), "publish")
+        try:
+            submitted = await self.redis.call(partial(self._submit, spec, kwargs, claim_key), "publish")
+        except idempotency.IdempotencyConflict:
+            self.metrics.failed(spec, IDEMPOTENCY_CONFLICT)
+            raise
+        except (Backpressure, BrokerFull):
+            self.metrics.failed(spec, BACKPRESSURE)
+            raise
+        except BrokerUnavailable:
+            self.metrics.failed(spec, BROKER_UNAVAILABLE)
+            raise
+        counter = self.metrics.idempotent_replays if submitted.replayed else self.metrics.submissions
+        counter.labels(spec.name, spec.queue).inc()
+        return submitted
 
     async def _submit(self, spec: TaskSpec, kwargs: dict[str, Any], claim_key: str | None) -> Submitted:
         if self.memory_high_water < 1.0:

@@ -55,12 +55,12 @@ class CloudLoggingFormatter(JsonFormatter):
         log_data["severity"] = severity(record.levelno)
         super().add_fields(log_data, record, message_dict)
         if record.name == "uvicorn.access":
-            request = _access_log_request(record)
+            request = access_log_request(record)
             if request is not None:
                 log_data["httpRequest"] = request
 
 
-def _access_log_request(record: logging.LogRecord) -> dict[str, Any] | None:
+def access_log_request(record: logging.LogRecord) -> dict[str, Any] | None:
     """uvicorn's access record args, ``(client, method, path, http_version, status)``, as an httpRequest."""
     args = record.args
     if not isinstance(args, tuple) or len(args) != 5:

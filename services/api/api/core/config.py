@@ -34,15 +34,17 @@ class ApiSettings(BaseSettings):
     api_keys_reload_seconds: float = Field(default=10.0, ge=0.1, le=3600)
     idempotency_window_seconds: int = Field(default=86_400, ge=1, le=30 * 86_400)
     max_body_bytes: int = Field(default=65_536, ge=1, le=32 * 1024 * 1024)
-    # Cap on the event loop's Redis connections: with Redis hung, each waiting request would
-    # otherwise open one more. Past the cap a request gets 503 at once. Keep it above Cloud
-    # Run's request concurrency (api.concurrency, 80 by default).
+    # Cap on each serving process's Redis connections: with Redis hung, each waiting request
+    # would otherwise open one more. Past the cap a request waits for a free connection
+    # (within REDIS_CONNECT_TIMEOUT_SECONDS, then 503).
     redis_max_connections: int = Field(default=100, ge=1, le=10_000)
     # Back-pressure: an enqueue answers 429 (nothing enqueued) once its queue holds this many
     # messages (all priority lists), or Redis's used memory reaches this share of maxmemory.
     max_queue_length: int = Field(default=100_000, ge=0, description="0: no limit.")
     max_queue_lengths: str | None = Field(default=None, description="Per queue, e.g. 'low=1000,high=50000'.")
     redis_memory_high_water_percent: int = Field(default=90, ge=1, le=100, description="100: no check.")
+    # Serving processes (uvicorn workers), sized from the service's CPU limit by the stack.
+    web_concurrency: int = Field(default=1, ge=1, le=64)
     log_level: str = Field(default="INFO")
     port: int = Field(default=8080, ge=1, le=65_535)
 

@@ -18,10 +18,9 @@ from task_contract.dead_letters import INDEX_KEY, DeadLetter, record_key, remove
 
 from api import idempotency
 from api.auth import Caller, CallerDep
-from api.collaborators import MetricsDep, RedisDep, SubmitterDep
-from api.metrics import ApiMetrics
+from api.collaborators import RedisDep, SubmitterDep
 from api.redis_clients import RedisClients
-from api.routes.tasks import accepted_body, submit_counted
+from api.routes.tasks import accepted_body
 from api.schemas import ENQUEUE_ERRORS, UNAUTHORIZED, UNAVAILABLE, ErrorResponse, TaskAccepted
 from api.submission import Submitter
 
@@ -61,9 +60,7 @@ async def _read(redis: RedisClients, limit: int) -> list[DeadLetter]:
     return await redis.call(read, "dead letter read")
 
 
-async def _replay(
-    letter: DeadLetter, caller: Caller, submitter: Submitter, metrics: ApiMetrics, redis: RedisClients
-) -> TaskAccepted:
+async def _replay(letter: DeadLetter, submitter: Submitter, redis: RedisClients) -> TaskAccepted:
     spec = TASKS.get(letter.task)
     if spec is None:
         raise ValueError(f"task {letter.task!r} is no longer in the catalog")
@@ -72,7 +69,7 @@ async def _replay(
     except ValidationError as exc:
         raise ValueError(f"its payload is not valid for {spec.name!r}: {exc.errors(include_url=False)}") from None
     claim_key = idempotency.storage_key(_REPLAYER, spec.name, f"dead-letter:{letter.task_id}")
-    submitted = await submit_counted(submitter, metrics, spec, kwargs, claim_key)
+    submitted = await submitter.submit(spec, kwargs, claim_key)
 
     async def forget() -> None:
         pipe = redis.results_client.pipeline(transaction=False)
@@ -94,12 +91,12 @@ async def list_dead_letters(
 
 @router.post("/replay", status_code=status.HTTP_202_ACCEPTED, response_model=ReplayedAll, responses=ENQUEUE_ERRORS,
              summary="Replay every dead letter (up to 1000): each is enqueued again once, then deleted")
-async def replay_all(caller: CallerDep, submitter: SubmitterDep, metrics: MetricsDep, redis: RedisDep) -> ReplayedAll:
+async def replay_all(caller: CallerDep, submitter: SubmitterDep, redis: RedisDep) -> ReplayedAll:
     replayed: list[TaskAccepted] = []
     skipped: list[str] = []
     for letter in await _read(redis, MAX_LIST):
         try:
-            replayed.append(await _replay(letter, caller, submitter, metrics, redis))
+            replayed.append(await _replay(letter, submitter, redis))
         except ValueError as exc:
             skipped.append(f"{letter.task_id}: {exc}")
     return ReplayedAll(replayed=replayed, skipped=skipped)
@@ -112,7 +109,6 @@ async def replay_one(
     task_id: Annotated[str, Path(max_length=255)],
     caller: CallerDep,
     submitter: SubmitterDep,
-    metrics: MetricsDep,
     redis: RedisDep,
 ) -> TaskAccepted:
     raw = await redis.call(lambda: redis.results_client.get(record_key(task_id)), "dead letter read")
@@ -122,7 +118,7 @@ async def replay_one(
             f"no dead letter {task_id}: it was replayed already, expired (DEAD_LETTER_TTL_SECONDS), or never existed",
         )
     try:
-        return await _replay(DeadLetter.from_json(raw), caller, submitter, metrics, redis)
+        return await _replay(DeadLetter.from_json(raw), submitter, redis)
     except ValueError as exc:
         detail = f"dead letter {task_id} cannot be replayed: {exc}"
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None

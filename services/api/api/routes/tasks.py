@@ -21,11 +21,9 @@ from task_contract.catalog import Payload
 
 from api import access_log, idempotency
 from api.auth import CallerDep
-from api.collaborators import MetricsDep, RedisDep, SubmitterDep
-from api.metrics import BACKPRESSURE, BROKER_UNAVAILABLE, IDEMPOTENCY_CONFLICT, ApiMetrics
-from api.redis_clients import BrokerFull, BrokerUnavailable
+from api.collaborators import RedisDep, SubmitterDep
 from api.schemas import ENQUEUE_ERRORS, UNAUTHORIZED, UNAVAILABLE, ErrorResponse, TaskAccepted, TaskStatus
-from api.submission import Backpressure, Submitted, Submitter
+from api.submission import Submitted
 from api.task_status import read_status
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
@@ -72,36 +70,15 @@ def status_path(task_id: str) -> str:
     return f"{router.prefix}/{task_id}"
 
 
-async def submit_counted(
-    submitter: Submitter, metrics: ApiMetrics, spec: TaskSpec, kwargs: dict[str, Any], claim_key: str | None
-) -> Submitted:
-    """``submitter.submit`` with the outcome counted in the metrics (enqueue and dead-letter replay)."""
-    try:
-        submitted = await submitter.submit(spec, kwargs, claim_key)
-    except idempotency.IdempotencyConflict as exc:
-        metrics.failed(spec, IDEMPOTENCY_CONFLICT)
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    except (Backpressure, BrokerFull):
-        metrics.failed(spec, BACKPRESSURE)
-        raise
-    except BrokerUnavailable:
-        metrics.failed(spec, BROKER_UNAVAILABLE)
-        raise
-    counter = metrics.idempotent_replays if submitted.replayed else metrics.submissions
-    counter.labels(spec.name, spec.queue).inc()
-    return submitted
-
-
 async def enqueue(
     spec: TaskSpec,
     payload: Payload,
     caller: CallerDep,
     submitter: SubmitterDep,
-    metrics: MetricsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     claim_key = None if idempotency_key is None else idempotency.storage_key(caller, spec.name, idempotency_key)
-    submitted = await submit_counted(submitter, metrics, spec, payload.model_dump(mode="json"), claim_key)
+    submitted = await submitter.submit(spec, payload.model_dump(mode="json"), claim_key)
     # Ties the request to the task the worker logs: on this request's access-log line (access_log).
     access_log.note(
         task_id=submitted.task_id,
