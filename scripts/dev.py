@@ -3,23 +3,28 @@
 Without ``REDIS_URL`` it starts a private redis-server (AUTH on) on a free port;
 with ``REDIS_URL`` set it uses that Redis and starts only the API and the worker.
 honcho supervises the processes: Ctrl-C stops them all.
+
+honcho runs through its Python API so that this script, not honcho, prints the "API ready"
+banner: without honcho's line prefixes, so the curl example pastes as printed. If the API is
+not ready within ``DEV_READY_TIMEOUT_SECONDS`` (60), it says so, stops everything and exits 1.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import secrets
 import shutil
 import signal
 import socket
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+READY_TIMEOUT_SECONDS = float(os.environ.get("DEV_READY_TIMEOUT_SECONDS", "60"))
 
 
 def free_port() -> int:
@@ -37,9 +42,10 @@ def port_is_free(port: int) -> bool:
         return True
 
 
-def launch() -> None:
+def dev_environment() -> tuple[dict[str, str], list[str]]:
+    """The processes' environment and the Procfile entries to run."""
     env = dict(os.environ)
-    processes = ["api", "worker", "ready"]
+    processes = ["api", "worker"]
     if not env.get("REDIS_URL"):
         if shutil.which("redis-server") is None:
             sys.exit(
@@ -56,37 +62,19 @@ def launch() -> None:
     # The Procfile says `python`: make that this virtualenv's interpreter.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["PYTHONUNBUFFERED"] = "1"
-    os.environ.clear()
-    os.environ.update(env)
-
-    import honcho.command
-    import honcho.manager
-
-    # Stop like Cloud Run does: SIGTERM, then SIGKILL after 10 s (honcho's own default is 5 s,
-    # shorter than the worker's soft shutdown).
-    honcho.manager.KILL_WAIT = 10
-    sys.argv = ["honcho", "start", "-f", str(ROOT / "Procfile"), "-d", str(ROOT), *processes]
-    honcho.command.main()
+    return env, processes
 
 
-def announce() -> None:
-    """Wait until the API is ready, print how to use it, then idle until honcho stops us."""
-    port, key = os.environ["API_PORT"], os.environ["API_KEYS"].split(",")[0]
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/readyz", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except (urllib.error.URLError, OSError):
-            pass
-        if time.monotonic() > deadline:
-            print(f"API not ready on {base} after 60 s; see the api and redis lines above", flush=True)
-            break
-        time.sleep(0.5)
-    print(
-        f"""
+def api_ready(base: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base}/readyz", timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def banner(base: str, key: str) -> str:
+    return f"""
 API ready on {base}  (docs: {base}/docs, metrics: {base}/metrics)
 Submit a task and read its result:
 
@@ -95,14 +83,62 @@ Submit a task and read its result:
   curl -s {base}/v1/tasks/<task_id> -H 'Authorization: Bearer {key}'
 
 Ctrl-C stops Redis, the API and the worker.
-""",
-        flush=True,
-    )
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    signal.pause()
+
+"""
+
+
+class Announcer:
+    """Waits for the API's /readyz, then prints the banner; on a timeout stops everything instead."""
+
+    def __init__(self, base: str, key: str, timeout: float) -> None:
+        self.base, self.key, self.timeout = base, key, timeout
+        self.timed_out = False
+        self.stopped = threading.Event()  # set once honcho has stopped the processes
+
+    def run(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        while not self.stopped.is_set():
+            if api_ready(self.base):
+                # One write, outside honcho's printer: no line prefixes.
+                sys.stdout.write(banner(self.base, self.key))
+                sys.stdout.flush()
+                return
+            if time.monotonic() > deadline:
+                self.timed_out = True
+                sys.stdout.write(
+                    f"\nAPI not ready on {self.base} after {self.timeout:.0f} s: see the api and redis "
+                    "lines above for why. Stopping everything.\n\n"
+                )
+                sys.stdout.flush()
+                # honcho's own SIGTERM handler (main thread) stops every process.
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+            time.sleep(0.5)
+
+
+def main() -> int:
+    from honcho.environ import expand_processes, parse_procfile
+    from honcho.manager import Manager
+
+    import honcho.manager
+
+    env, names = dev_environment()
+    # Stop like Cloud Run does: SIGTERM, then SIGKILL after 10 s (honcho's own default is 5 s,
+    # shorter than the worker's soft shutdown).
+    honcho.manager.KILL_WAIT = 10
+    procfile = parse_procfile((ROOT / "Procfile").read_text())
+    manager = Manager()
+    for process in expand_processes({name: procfile.processes[name] for name in names}):
+        manager.add_process(process.name, process.cmd, env={**env, **process.env}, cwd=str(ROOT))
+
+    announcer = Announcer(f"http://127.0.0.1:{env['API_PORT']}", env["API_KEYS"].split(",")[0], READY_TIMEOUT_SECONDS)
+    threading.Thread(target=announcer.run, name="announcer", daemon=True).start()
+    manager.loop()
+    announcer.stopped.set()
+    if announcer.timed_out:
+        return 1
+    return int(manager.returncode or 0)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--announce", action="store_true", help=argparse.SUPPRESS)
-    announce() if parser.parse_args().announce else launch()
+    sys.exit(main())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -20,19 +21,31 @@ from tests.support.system_packages import ensure_commands
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_dev_runs_the_system_and_ctrl_c_stops_everything() -> None:
-    ensure_commands({"redis-server": "redis-server"})
-    api_port = free_port()
-    env = {**os.environ, "API_PORT": str(api_port), "API_KEYS": "dev-test-key"}
-    env.pop("REDIS_URL", None)
-    # Like a terminal: its own process group, so Ctrl-C (SIGINT) reaches honcho and its children.
+def launch(env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
+    """``scripts/dev.py`` as a terminal runs it (its own process group), and its output lines as they come."""
     launcher = subprocess.Popen(
-        [sys.executable, "scripts/dev.py"], cwd=ROOT, env=env, start_new_session=True,
+        [sys.executable, "scripts/dev.py"], cwd=ROOT, env={**os.environ, **env}, start_new_session=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(launcher.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
     reader.start()
+    return launcher, lines
+
+
+def pasted_curl_post(lines: list[str]) -> str:
+    """The banner's POST example exactly as printed, continuation line included, as a user would paste it."""
+    text = "".join(lines)
+    match = re.search(r"^  curl -s -X POST .*\\\n.*$", text, re.MULTILINE)
+    assert match, f"no curl example at the start of a line (honcho prefix?):\n{text}"
+    return match.group(0)
+
+
+def test_dev_runs_the_system_and_ctrl_c_stops_everything() -> None:
+    ensure_commands({"redis-server": "redis-server", "curl": "curl"})
+    api_port = free_port()
+    env = {"API_PORT": str(api_port), "API_KEYS": "dev-test-key", "REDIS_URL": ""}
+    launcher, lines = launch(env)
     try:
         wait_until(lambda: any("API ready on" in line for line in lines), 60, "the ready banner")
         children = psutil.Process(launcher.pid).children(recursive=True)
@@ -41,10 +54,11 @@ def test_dev_runs_the_system_and_ctrl_c_stops_everything() -> None:
 
         banner = "".join(lines)
         assert f"http://127.0.0.1:{api_port}" in banner
-        assert re.search(r"curl -s -X POST \S+/v1/tasks/add", banner)
+        # The example pastes as printed: run it through a shell, as a terminal would.
+        pasted = subprocess.run(["bash", "-c", pasted_curl_post(lines)], capture_output=True, text=True, timeout=10)
+        task_id = json.loads(pasted.stdout)["task_id"]
         headers = {"Authorization": "Bearer dev-test-key"}
         base = f"http://127.0.0.1:{api_port}"
-        task_id = httpx.post(f"{base}/v1/tasks/add", json={"x": 2, "y": 3}, headers=headers).json()["task_id"]
 
         def finished() -> bool:
             return httpx.get(f"{base}/v1/tasks/{task_id}", headers=headers).json()["state"] == "SUCCESS"
@@ -59,8 +73,30 @@ def test_dev_runs_the_system_and_ctrl_c_stops_everything() -> None:
         wait_until(lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in children),
                    5, "every child to exit")
         stops = [line for line in lines if "stopped (rc=" in line]
-        assert len(stops) == 4, stops
+        assert len(stops) == 3, stops
         assert all("rc=0" in line for line in stops), "a process had to be killed:\n" + "".join(stops)
+    finally:
+        if launcher.poll() is None:
+            os.killpg(launcher.pid, signal.SIGKILL)
+
+
+def test_dev_that_never_gets_ready_says_so_stops_everything_and_fails() -> None:
+    # Nothing listens on this Redis port, so the API's /readyz stays 503.
+    env = {"API_PORT": str(free_port()), "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+           "DEV_READY_TIMEOUT_SECONDS": "4"}
+    launcher, lines = launch(env)
+    try:
+        wait_until(lambda: "".join(lines).count("started (pid=") == 2, 30, "the API and the worker to start")
+        wait_until(lambda: len(psutil.Process(launcher.pid).children(recursive=True)) >= 4, 10, "their processes")
+        children = psutil.Process(launcher.pid).children(recursive=True)
+        code = launcher.wait(40)
+        output = "".join(lines)
+        assert code == 1, output
+        assert "API not ready on" in output and "after 4 s" in output, output
+        assert "API ready on" not in output and "curl" not in output, output
+        assert len([line for line in lines if "stopped (rc=" in line]) == 2, output
+        wait_until(lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in children),
+                   5, "every child to exit")
     finally:
         if launcher.poll() is None:
             os.killpg(launcher.pid, signal.SIGKILL)

@@ -80,15 +80,19 @@ def test_routing_comes_from_the_catalog(app):
         assert app.amqp.router.route({}, name)["queue"].name == spec.queue
 
 
-def test_default_pool_is_threads_50_and_prefork_can_be_chosen(monkeypatch):
+def test_default_is_2_processes_of_250_threads_and_prefork_can_be_chosen(monkeypatch):
     broker = BrokerSettings()
-    default = celery_config(broker, WorkerSettings())
+    settings = WorkerSettings()
+    default = celery_config(broker, settings)
     assert default["worker_pool"] == "worker.pool:ThreadTaskPool"
-    assert default["worker_concurrency"] == 50
+    assert (settings.processes, default["worker_concurrency"]) == (2, 250)
+    assert default["result_backend"].startswith("worker.result_backend:RedisBackend+redis://")
     monkeypatch.setenv("WORKER_POOL", "Prefork")
+    assert (WorkerSettings().processes, celery_config(broker, WorkerSettings())["worker_concurrency"]) == (1, 2)
     monkeypatch.setenv("WORKER_CONCURRENCY", "4")
+    monkeypatch.setenv("WORKER_PROCESSES", "3")
     chosen = celery_config(broker, WorkerSettings())
-    assert (chosen["worker_pool"], chosen["worker_concurrency"]) == ("prefork", 4)
+    assert (chosen["worker_pool"], chosen["worker_concurrency"], WorkerSettings().processes) == ("prefork", 4, 3)
 
 
 def test_tls_options_for_rediss(tmp_path):
@@ -109,6 +113,7 @@ def test_queues_are_kept_in_priority_order(monkeypatch):
     [
         ("WORKER_CONCURRENCY", "lots", "an integer from 1 to 1000"),
         ("WORKER_CONCURRENCY", "0", "an integer from 1 to 1000"),
+        ("WORKER_PROCESSES", "0", "an integer from 1 to 16"),
         ("WORKER_POOL", "gevent", "threads"),
         ("WORKER_POOL", "solo", "prefork"),
         ("WORKER_QUEUES", "high,urgent", "comma-separated subset of high,default,low"),

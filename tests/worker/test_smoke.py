@@ -70,7 +70,8 @@ def test_worker_consumes_only_its_queues(redis_server, worker_factory, client):
 
 
 def test_high_is_drained_before_low(redis_server, worker_factory, client):
-    worker = worker_factory(redis_server, WORKER_CONCURRENCY="1")
+    # One consumer: priority order is per consumer, and a second process would take low meanwhile.
+    worker = worker_factory(redis_server, WORKER_CONCURRENCY="1", WORKER_PROCESSES="1")
     blocker = client.send_task("external_call", kwargs={"latency_seconds": 2})
     worker.wait_for_output(f"[{blocker.id}] received", 30)
     low = [client.send_task("flaky", kwargs={"fail_times": 0}) for _ in range(3)]

@@ -2,7 +2,8 @@
 
 Translates WORKER_QUEUES / WORKER_POOL / WORKER_CONCURRENCY / LOG_LEVEL into the ordinary
 ``celery worker`` command line and runs it in this process (PID 1 on Cloud Run, so SIGTERM
-reaches Celery directly).
+reaches Celery directly). With WORKER_PROCESSES > 1 (the default for the threads pool) it
+supervises that many such processes instead, behind one health endpoint (worker.supervisor).
 """
 
 from __future__ import annotations
@@ -43,13 +44,14 @@ def argv_for(queues: tuple[str, ...], log_level: str) -> list[str]:
 def main() -> int:
     # `kill -USR1 <pid>` prints every thread's stack: how to see where a stuck worker is stuck.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
-    from worker.config import SettingsError
+    from worker.config import SettingsError, load_settings
+    from worker.supervisor import CHILD_ENV
 
     try:
+        _, settings = load_settings()
+        if settings.processes > 1 and CHILD_ENV not in os.environ:
+            return supervise(settings.processes, settings.port, settings.log_level)
         from worker.app import app
-        from worker.config import WorkerSettings
-
-        settings = WorkerSettings()
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -58,6 +60,16 @@ def main() -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 1
     return 0
+
+
+def supervise(processes: int, port: int, log_level: str) -> int:
+    """WORKER_PROCESSES > 1: this process supervises that many workers (worker.supervisor)."""
+    from task_contract.cloud_logging import configure_logging
+
+    from worker.supervisor import Supervisor
+
+    configure_logging(log_level)
+    return Supervisor(processes, port).run()
 
 
 if __name__ == "__main__":

@@ -46,10 +46,18 @@ BROKER_TRANSPORT_CLASS: Final = "worker.redis_transport_patch:Transport"
 THREAD_POOL_CLASS: Final = "worker.pool:ThreadTaskPool"
 CONSUMER_CLASS: Final = "worker.consumer:WorkerConsumer"
 
+# The shipped defaults (docs/benchmarks.md (b), (c)).
+DEFAULT_PROCESSES: Final = 2
+DEFAULT_THREADS: Final = 250
+DEFAULT_PREFORK_CHILDREN: Final = 2
+
+RESULT_BACKEND_CLASS: Final = "worker.result_backend:RedisBackend"
+
 _HINTS: Final = {
     "WORKER_QUEUES": f"a comma-separated subset of {','.join(QUEUES)}, e.g. WORKER_QUEUES=high,default",
     "WORKER_POOL": "threads (I/O-bound work, the default) or prefork (CPU-bound work)",
-    "WORKER_CONCURRENCY": "an integer from 1 to 1000 (threads: 50 suits I/O-bound work)",
+    "WORKER_CONCURRENCY": "an integer from 1 to 1000, per process (threads: 250 suits I/O-bound work)",
+    "WORKER_PROCESSES": "an integer from 1 to 16: consumer processes per instance, e.g. its vCPU count",
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
     "PORT": "an integer from 1 to 65535 (Cloud Run sets it)",
     "EXTERNAL_CALL_ALLOWED_NETWORKS": "comma-separated CIDRs, e.g. 10.8.0.0/24,192.168.1.7",
@@ -63,7 +71,11 @@ class WorkerSettings(BaseSettings):
 
     worker_queues: str = Field(default=",".join(QUEUES), description="Queues this worker consumes.")
     worker_pool: PoolName = "threads"
-    worker_concurrency: int = Field(default=50, ge=1, le=1000)
+    # Per process. The defaults (2 processes x 250 threads) run 400+ one-second I/O tasks/s on a
+    # 2-vCPU instance (docs/benchmarks.md (c)); a thread costs ~70 KiB.
+    worker_concurrency: int | None = Field(default=None, ge=1, le=1000)
+    # Consumer processes per instance (worker.supervisor); default 2 for threads, 1 for prefork.
+    worker_processes: int | None = Field(default=None, ge=1, le=16)
     log_level: LogLevel = "INFO"
     port: int = Field(default=8080, ge=1, le=65535, description="The health endpoint's port.")
     # external_call's egress rules (worker.egress): no URL is fetched until its host is allowed.
@@ -98,6 +110,19 @@ class WorkerSettings(BaseSettings):
     @property
     def egress(self) -> EgressPolicy:
         return EgressPolicy(parse_hosts(self.external_call_allowed_hosts), parse_networks(self.external_call_allowed_networks))
+
+    @property
+    def concurrency(self) -> int:
+        """Pool slots per process: WORKER_CONCURRENCY, else 250 threads or 2 prefork children."""
+        if self.worker_concurrency is not None:
+            return self.worker_concurrency
+        return DEFAULT_THREADS if self.worker_pool == "threads" else DEFAULT_PREFORK_CHILDREN
+
+    @property
+    def processes(self) -> int:
+        if self.worker_processes is not None:
+            return self.worker_processes
+        return DEFAULT_PROCESSES if self.worker_pool == "threads" else 1
 
     @property
     def queues(self) -> tuple[str, ...]:
@@ -152,16 +177,18 @@ def celery_config(broker: BrokerSettings, worker: WorkerSettings) -> dict[str, A
         "unacked_restore_throttle": 1,
         # kombu's channel pool raises "Too many connections" past this; every pool thread may
         # ack at once.
-        "max_connections": worker.worker_concurrency + 10,
+        "max_connections": worker.concurrency + 10,
     }
     config.update(
+        # Celery's Redis result backend, storing each state in one round trip (worker.result_backend).
+        result_backend=f"{RESULT_BACKEND_CLASS}+{config['result_backend']}",
         # kombu's Redis transport, fixed so a busy worker survives Redis going away (worker.redis_transport_patch).
         broker_transport=BROKER_TRANSPORT_CLASS,
         # --- Pool -----------------------------------------------------------------------------
         worker_pool=THREAD_POOL_CLASS if worker.worker_pool == "threads" else worker.worker_pool,
         # Lets the thread pool tell a shutdown (abandon the thread, requeue) from a connection loss.
         worker_consumer=CONSUMER_CLASS,
-        worker_concurrency=worker.worker_concurrency,
+        worker_concurrency=worker.concurrency,
         # Where worker.health serves /healthz and /metrics (Cloud Run's $PORT).
         health_port=worker.port,
         # Where external_call may connect (worker.egress).

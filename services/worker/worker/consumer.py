@@ -6,7 +6,8 @@ tasks under prefork (services/worker/README.md, "Delivery guarantees"):
 
 1. Celery marks a request cancelled only after storing its RETRY state. With Redis down that write
    fails, the mark is never set, and when the child dies Celery takes the "terminated" path: it
-   stores REVOKED and *acks* the message. The task is gone. Here the mark is set first.
+   stores REVOKED and *acks* the message. The task is gone. Here the request is marked first and
+   cancelled without the RETRY write.
 2. The requeue runs while closing the old channel, usually while Redis is still down, so it fails
    and the message waits in Redis's ``unacked`` hash for the whole visibility timeout. Here the
    cancelled messages are requeued again once the consumer has reconnected (a no-op for a message
@@ -22,7 +23,7 @@ from typing import Any
 
 from celery import bootsteps
 from celery.worker.consumer import Consumer
-from celery.worker.state import active_requests
+from celery.worker.state import active_requests, task_ready
 
 from worker.pool import ThreadTaskPool
 
@@ -45,14 +46,22 @@ class WorkerConsumer(Consumer):  # type: ignore[misc]
         if self.app.conf.worker_cancel_long_running_tasks_on_connection_loss and not isinstance(
             self.pool, ThreadTaskPool
         ):
+            # Cancelled here, before Celery's own pass, which then finds nothing left to cancel.
             for request in tuple(active_requests):
                 if request.task.acks_late and not request.acknowledged:
-                    # Set before Celery cancels: its own mark comes after a result write that fails
-                    # while Redis is down, and without it the child's exit is taken as a revoke,
-                    # which acks the message (gap 1 above).
-                    request._already_cancelled = True
-                    self.cancelled_deliveries.add(request.message.delivery_tag)
+                    self._cancel(request)
         super().on_connection_error_after_connected(exc)
+
+    def _cancel(self, request: Any) -> None:
+        # Marked first, so the child's exit is never taken as a revoke, which would ack (gap 1).
+        request._already_cancelled = True
+        self.cancelled_deliveries.add(request.message.delivery_tag)
+        try:
+            # No RETRY write: with Redis down it would block the consumer while it retries.
+            request.cancel(self.pool, emit_retry=False)
+        except Exception:
+            logger.warning("cancelling %r after the connection loss failed", request, exc_info=True)
+        task_ready(request)
 
 
 class RequeueCancelled(bootsteps.StartStopStep):  # type: ignore[misc]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -92,6 +93,13 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+def _bind_host() -> str:
+    # A supervised process answers its supervisor on loopback; the supervisor serves $PORT.
+    from worker.supervisor import CHILD_ENV
+
+    return "127.0.0.1" if os.environ.get(CHILD_ENV) else "0.0.0.0"
+
+
 def _health_of(app: Any) -> ConsumerHealth:
     health = getattr(app, "consumer_health", None)
     if health is None:
@@ -114,7 +122,7 @@ class HealthServer(bootsteps.StartStopStep):  # type: ignore[misc]
         port = int(parent.app.conf.health_port)
         handler = type("HealthHandler", (_Handler,), {"health": _health_of(parent.app)})
         try:
-            self.server = ThreadingHTTPServer(("0.0.0.0", port), handler)
+            self.server = ThreadingHTTPServer((_bind_host(), port), handler)
         except OSError as exc:
             raise RuntimeError(f"cannot serve the health endpoint on PORT={port}: {exc}; choose a free port") from exc
         self.server.daemon_threads = True

@@ -66,6 +66,7 @@ class ThreadTaskPool(thread.TaskPool):  # type: ignore[misc]
                 if not job.expired:
                     raise
             finally:
+                self.watchdog.forget(job)
                 job.finish()
                 if job.expired:
                     self._remove_thread()

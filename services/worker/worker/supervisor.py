@@ -1,0 +1,194 @@
+"""Several consumer processes per instance: ``WORKER_PROCESSES`` ``celery worker`` processes, one health endpoint.
+
+One Celery worker process runs its consumer and every task under one GIL, and tops out near 450
+tasks/s of I/O-bound work on its consumer's CPU (docs/benchmarks.md (b), (c)). With
+``WORKER_PROCESSES`` > 1, ``python -m worker`` becomes this supervisor instead:
+
+- it starts that many ``python -m worker`` children, each an ordinary Celery worker with its own
+  consumer and pool, in its process group (a SIGKILL of the group takes them all);
+- it serves ``$PORT``: ``/healthz`` is ``200`` only if *every* child answers ``200`` on its own
+  loopback port, else ``503`` naming the child and its reason; ``/metrics`` sums the children's
+  counters (prometheus_client's multiprocess mode);
+- SIGTERM/SIGINT/SIGQUIT are passed on to every child, which does its own soft shutdown (requeue
+  within Cloud Run's 10 s); the supervisor exits once they have; any still running at
+  ``KILL_AFTER_SECONDS`` is SIGKILLed (its messages come back after the visibility timeout);
+- if a child exits on its own, the others are stopped the same way and the supervisor exits
+  with that child's code, so Cloud Run replaces the instance (a worker that half runs is worse).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Final
+
+logger = logging.getLogger(__name__)
+
+# Cloud Run SIGKILLs 10 s after SIGTERM; the children's soft shutdown needs ≤ 8 s (README).
+KILL_AFTER_SECONDS: Final = 9.5
+# Each child is probed this often, in the background, so /healthz answers at once from the last answers.
+CHILD_PROBE_INTERVAL_SECONDS: Final = 0.5
+CHILD_PROBE_TIMEOUT_SECONDS: Final = 1.0
+# Set in a child's environment: its number, and that it serves health on loopback only.
+CHILD_ENV: Final = "WORKER_CHILD_INDEX"
+_PR_SET_PDEATHSIG: Final = 1
+
+
+def _die_with_parent() -> None:
+    # A child left behind by a supervisor that was SIGKILLed alone would consume with no health endpoint.
+    try:
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+def _free_loopback_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Child:
+    def __init__(self, index: int, metrics_dir: str) -> None:
+        self.index = index
+        self.port = _free_loopback_port()
+        env = {**os.environ, CHILD_ENV: str(index), "WORKER_PROCESSES": "1", "PORT": str(self.port),
+               "PROMETHEUS_MULTIPROC_DIR": metrics_dir}
+        self.process = subprocess.Popen([sys.executable, "-m", "worker"], env=env, preexec_fn=_die_with_parent)
+        self.last: tuple[int, dict[str, Any]] = (503, {"status": "not consuming", "reason": "starting"})
+
+    def probe(self) -> None:
+        self.last = self.health()
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        url = f"http://127.0.0.1:{self.port}/healthz"
+        try:
+            with urllib.request.urlopen(url, timeout=CHILD_PROBE_TIMEOUT_SECONDS) as response:
+                return int(response.status), json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return int(exc.code), json.loads(exc.read() or b"{}")
+        except (OSError, ValueError) as exc:
+            return 503, {"status": "not consuming", "reason": f"not answering: {exc}"}
+
+
+class Supervisor:
+    def __init__(self, processes: int, port: int) -> None:
+        self.processes, self.port = processes, port
+        self.children: list[Child] = []
+        self.stopping = threading.Event()
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        if self.stopping.is_set():
+            return 503, {"status": "not consuming", "reason": "shutting down"}
+        answers = [(child, *child.last) for child in self.children]
+        if not answers:
+            return 503, {"status": "not consuming", "reason": "starting"}
+        for child, status, body in answers:
+            if status != 200:
+                reason = body.get("reason", body.get("status", "unknown"))
+                return 503, {"status": "not consuming", "reason": f"process {child.index}: {reason}"}
+        return 200, answers[0][2]
+
+    def run(self) -> int:
+        metrics_dir = tempfile.mkdtemp(prefix="worker-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+            signal.signal(signum, self._on_signal)
+        server = self._serve()
+        try:
+            self.children = [Child(index, metrics_dir) for index in range(1, self.processes + 1)]
+            threading.Thread(target=self._probe_forever, name="child-probes", daemon=True).start()
+            logger.info("supervising %d worker processes (pids %s); health on port %d",
+                        self.processes, ", ".join(str(c.process.pid) for c in self.children), self.port)
+            return self._wait()
+        finally:
+            server.shutdown()
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+    def _probe_forever(self) -> None:
+        while True:
+            for child in self.children:
+                child.probe()
+            time.sleep(CHILD_PROBE_INTERVAL_SECONDS)
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        if not self.stopping.is_set():
+            self.stopping.set()
+            self._signal_all(signum)
+
+    def _signal_all(self, signum: int) -> None:
+        for child in self.children:
+            if child.process.poll() is None:
+                child.process.send_signal(signum)
+
+    def _wait(self) -> int:
+        code = 0
+        deadline: float | None = None
+        while any(child.process.poll() is None for child in self.children):
+            if self.stopping.is_set() and deadline is None:
+                deadline = time.monotonic() + KILL_AFTER_SECONDS
+            for child in self.children:
+                returned = child.process.poll()
+                if returned is not None and not self.stopping.is_set():
+                    logger.error("worker process %d (pid %d) exited with code %s; stopping the others",
+                                 child.index, child.process.pid, returned)
+                    code = returned or 1
+                    self.stopping.set()
+                    self._signal_all(signal.SIGTERM)
+            if deadline is not None and time.monotonic() > deadline:
+                logger.error("worker processes still running %.1fs after the stop; killing them", KILL_AFTER_SECONDS)
+                self._signal_all(signal.SIGKILL)
+                deadline = float("inf")
+            time.sleep(0.05)
+        return code
+
+    def _serve(self) -> ThreadingHTTPServer:
+        from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        supervisor = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                path = self.path.split("?", 1)[0]
+                if path == "/healthz":
+                    status, body = supervisor.health()
+                    self._send(status, "application/json", json.dumps(body).encode())
+                elif path == "/metrics":
+                    self._send(200, CONTENT_TYPE_LATEST, generate_latest(registry))
+                else:
+                    self._send(404, "application/json", b'{"detail": "not found; try /healthz or /metrics"}')
+
+            def _send(self, status: int, content_type: str, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        try:
+            server = ThreadingHTTPServer(("0.0.0.0", self.port), Handler)
+        except OSError as exc:
+            raise RuntimeError(f"cannot serve the health endpoint on PORT={self.port}: {exc}; choose a free port") from exc
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, name="health-server", daemon=True).start()
+        return server

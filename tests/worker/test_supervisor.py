@@ -1,0 +1,72 @@
+"""WORKER_PROCESSES: several consumer processes behind one health endpoint (worker.supervisor)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+
+import psutil
+import pytest
+
+from tests.support.ports import wait_until
+from tests.support.worker_process import queue_depth, result_of, unacked
+from tests.worker.test_faults import CLOUD_RUN_GRACE_SECONDS, clean, started
+
+pytestmark = pytest.mark.slow
+
+
+def consumers(worker) -> list[psutil.Process]:
+    return [p for p in psutil.Process(worker.pid).children() if "worker" in " ".join(p.cmdline())]
+
+
+def test_default_worker_runs_two_consumers_and_sums_their_metrics(redis_server, worker_factory, client):
+    worker = worker_factory(redis_server)
+    assert len(consumers(worker)) == 2
+    results = [client.send_task("external_call", kwargs={"latency_seconds": 0.5}) for _ in range(40)]
+    for result in results:
+        result_of(client, result.id, 30)
+    hosts = set(re.findall(r"(worker-[0-9a-f]{8}@\S+) ready", worker.output()))
+    assert len(hosts) == 2, worker.output()
+    # Both consumers took tasks: each child logs its own pid in the "received" lines' process.
+    from urllib.request import urlopen
+
+    with urlopen(f"http://127.0.0.1:{worker.port}/metrics", timeout=5) as response:
+        metrics = response.read().decode()
+    assert 'worker_tasks_total{outcome="success",task="external_call"} 40.0' in metrics, metrics
+
+
+def test_health_is_503_if_any_one_consumer_stops_and_200_when_it_is_back(redis_server, worker_factory):
+    worker = worker_factory(redis_server)
+    second = consumers(worker)[1]
+    second.suspend()  # frozen: its own probe no longer answers
+    try:
+        worker.wait_health(503, timeout=10)
+    finally:
+        second.resume()
+    worker.wait_healthy(timeout=30)
+
+
+def test_a_consumer_that_exits_stops_the_instance(redis_server, worker_factory):
+    worker = worker_factory(redis_server)
+    first, second = consumers(worker)
+    os.kill(first.pid, signal.SIGKILL)
+    assert worker.process is not None
+    code = worker.process.wait(CLOUD_RUN_GRACE_SECONDS + 5)
+    assert code != 0
+    assert "exited with code" in worker.output() and "stopping the others" in worker.output()
+    wait_until(lambda: not second.is_running() or second.status() == psutil.STATUS_ZOMBIE, 5, "the other consumer to stop")
+
+
+def test_sigterm_stops_every_consumer_within_10s_and_requeues_their_tasks(redis_server, worker_factory, client):
+    worker = worker_factory(redis_server, WORKER_CONCURRENCY="2")  # 4 slots over 2 processes: all busy
+    busy = [client.send_task("external_call", kwargs={"latency_seconds": 15}) for _ in range(4)]
+    for result in busy:
+        started(worker, result.id)
+    children = consumers(worker)
+
+    elapsed = worker.stop(signal.SIGTERM, timeout=30)
+
+    assert elapsed < CLOUD_RUN_GRACE_SECONDS, f"exited {elapsed:.1f}s after SIGTERM\n{worker.describe()}"
+    assert clean(worker) and not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in children)
+    assert queue_depth(redis_server, "default") == 4 and unacked(redis_server) == 0, worker.describe()
