@@ -7,7 +7,9 @@ the way the Python language host does it (every value a string, objects and list
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+import io
 import importlib
 import json
 import subprocess
@@ -121,9 +123,13 @@ def load_stack_settings(stack: str, document_text: str, source: str) -> Any:
     settings = settings_module()
 
     def load() -> Any:
-        configure(RuntimeSettings(project=PROJECT_NAME, stack=stack))
+        # As a preview: encrypted values are left out (no price depends on them), so `pulumi up`'s
+        # refusal of missing secret values must not apply, and preview's warnings about them are
+        # not the estimator's to print.
+        configure(RuntimeSettings(project=PROJECT_NAME, stack=stack, dry_run=True))
         set_all_config(config, [])
-        return settings.load_settings()
+        with contextlib.redirect_stderr(io.StringIO()):
+            return settings.load_settings()
 
     try:
         # A fresh context per load: Pulumi keeps stack and config in context variables.

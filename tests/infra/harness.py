@@ -30,6 +30,7 @@ are dropped from ``sys.modules`` first so every run starts like a fresh process.
 from __future__ import annotations
 
 import asyncio
+import json
 import contextvars
 import hashlib
 import os

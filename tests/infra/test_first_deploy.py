@@ -69,7 +69,7 @@ def test_up_succeeds_once_the_values_are_set() -> None:
 def _first_deploy_commands() -> list[str]:
     readme = (PROJECT_ROOT / "README.md").read_text()
     section = readme.split("## Deploy to Google Cloud", 1)[1].split("\n## ", 1)[0]
-    block = re.search(r"First deploy.*?```sh\n(.*?)```", section, re.S)
+    block = re.search(r"<!-- first-deploy -->\n```sh\n(.*?)```", section, re.S)
     assert block, "the README's first-deploy commands"
     return [line.split("#")[0].strip() for line in block.group(1).splitlines() if line.strip()]
 
