@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from task_contract.queues import queue_keys
 
 from tests.support.podman import Container, Podman
 from tests.support.ports import free_port, wait_until
@@ -207,10 +208,9 @@ def test_sigterm_stops_both_cleanly_when_idle(api: Running, worker: Running) -> 
 
 
 def queued_messages(redis: RedisServer, queue: str) -> int:
-    """Messages waiting in ``queue``, counting kombu's priority sub-lists (platform-facts section 5)."""
+    """Messages waiting in ``queue``, counting kombu's priority sub-lists (docs/broker-durability.md)."""
     client = redis.client()
-    names = [queue, *(f"{queue}\x06\x16{priority}" for priority in (3, 6, 9))]
-    return sum(int(client.llen(name)) for name in names)
+    return sum(int(client.llen(name)) for name in queue_keys(queue))
 
 
 def unacked_messages(redis: RedisServer) -> int:

@@ -26,7 +26,7 @@ class AddPayload(Payload):
 
 
 class ExternalCallPayload(Payload):
-    """An I/O-bound call to an external API, standing in for the seeds' AI/HTTP calls."""
+    """An I/O-bound call to an external API, standing in for AI inference or HTTP calls."""
 
     latency_seconds: float = Field(
         default=0.1, ge=0, le=300, description="How long the external API takes to answer."
