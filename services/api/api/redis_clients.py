@@ -73,15 +73,16 @@ def async_redis_client(url: str, settings: BrokerSettings, max_connections: int)
     Its pool holds at most ``max_connections``; past that a request waits its turn for a
     free connection (a blocking pool) instead of failing.
 
-    Only connecting has its own timeout: every call runs under ``RedisClients.call``'s
-    deadline, which bounds the wait for a connection and the reply too, so the per-call
-    timeout wrappers and the periodic health check (the Retry reconnects a stale socket)
-    would only add CPU to every enqueue (docs/benchmarks.md).
+    Every call runs under ``RedisClients.call``'s deadline, which also bounds the wait for
+    a connection; the socket timeouts stay as a second bound (a cancellation lost inside
+    redis-py while Redis hung left a request waiting past the deadline in a test under
+    load). No periodic health check: the Retry reconnects a stale socket.
     """
     pool = redis.asyncio.BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
         timeout=None,
+        socket_timeout=settings.redis_connect_timeout_seconds,
         socket_connect_timeout=settings.redis_connect_timeout_seconds,
         **_tls_options(url, settings),
     )
