@@ -2,7 +2,7 @@
 
 "Done" is: no message queued or unacked and, for variants that store results, N results in the
 result database. The publisher is one Celery producer in this process, on the same machine (as
-as in docs/benchmarks.md). Variants run side by side on one Redis and are measured in rotation.
+described in docs/benchmarks.md). Variants run side by side on one Redis and are measured in rotation.
 """
 
 from __future__ import annotations
