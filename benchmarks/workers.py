@@ -32,7 +32,7 @@ from benchmarks.stack import (
 from tests.support.redis_server import RedisServer
 from tests.support.worker_process import WorkerProcess
 
-# kombu's Redis transport keeps priorities in extra lists next to each queue (platform-facts §5).
+# kombu's Redis transport keeps priorities in extra lists next to each queue (docs/metrics.md).
 PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
 
 

@@ -2,7 +2,7 @@
 
 Connection, queues and routing come from ``task_contract.celery_connection_config`` (shared with
 the API); this module adds the worker's reliability settings on top, each with the reason for it
-(platform-facts §5, Cloud Run's 10 s SIGTERM window).
+(services/worker/README.md, Cloud Run's 10 s SIGTERM window).
 """
 
 from __future__ import annotations

@@ -67,16 +67,24 @@ class ConsumerHealth:
             return 200, {"status": "consuming", "queues": list(self.queues)}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    health: ConsumerHealth  # set on the subclass made per server
+class HealthHandler(BaseHTTPRequestHandler):
+    """/healthz from ``report()`` and /metrics from ``metrics()``, both set on a subclass per server."""
+
+    @staticmethod
+    def report() -> tuple[int, dict[str, Any]]:
+        raise NotImplementedError
+
+    @staticmethod
+    def metrics() -> bytes:
+        return bytes(generate_latest())
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         if path == "/healthz":
-            status, body = self.health.report()
+            status, body = self.report()
             self._send(status, "application/json", json.dumps(body).encode())
         elif path == "/metrics":
-            self._send(200, CONTENT_TYPE_LATEST, generate_latest())
+            self._send(200, CONTENT_TYPE_LATEST, self.metrics())
         else:
             self._send(404, "application/json", b'{"detail": "not found; try /healthz or /metrics"}')
 
@@ -120,7 +128,7 @@ class HealthServer(bootsteps.StartStopStep):  # type: ignore[misc]
 
     def start(self, parent: Any) -> None:
         port = int(parent.app.conf.health_port)
-        handler = type("HealthHandler", (_Handler,), {"health": _health_of(parent.app)})
+        handler = type("ConsumerHealthHandler", (HealthHandler,), {"report": staticmethod(_health_of(parent.app).report)})
         try:
             self.server = ThreadingHTTPServer((_bind_host(), port), handler)
         except OSError as exc:

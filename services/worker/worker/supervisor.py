@@ -32,7 +32,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any, Final
 
 logger = logging.getLogger(__name__)
@@ -156,37 +156,20 @@ class Supervisor:
         return code
 
     def _serve(self) -> ThreadingHTTPServer:
-        from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+        from prometheus_client import CollectorRegistry, generate_latest
         from prometheus_client.multiprocess import MultiProcessCollector
+
+        from worker.health import HealthHandler
 
         registry = CollectorRegistry()
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        supervisor = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                path = self.path.split("?", 1)[0]
-                if path == "/healthz":
-                    status, body = supervisor.health()
-                    self._send(status, "application/json", json.dumps(body).encode())
-                elif path == "/metrics":
-                    self._send(200, CONTENT_TYPE_LATEST, generate_latest(registry))
-                else:
-                    self._send(404, "application/json", b'{"detail": "not found; try /healthz or /metrics"}')
-
-            def _send(self, status: int, content_type: str, body: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Cache-Control", "no-store")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
+        handler = type("SupervisorHealthHandler", (HealthHandler,), {
+            "report": staticmethod(self.health),
+            "metrics": staticmethod(lambda: bytes(generate_latest(registry))),
+        })
 
         try:
-            server = ThreadingHTTPServer(("0.0.0.0", self.port), Handler)
+            server = ThreadingHTTPServer(("0.0.0.0", self.port), handler)
         except OSError as exc:
             raise RuntimeError(f"cannot serve the health endpoint on PORT={self.port}: {exc}; choose a free port") from exc
         server.daemon_threads = True

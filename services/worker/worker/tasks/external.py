@@ -1,4 +1,4 @@
-"""An I/O-bound call to an external API (the seeds' AI and HTTP calls): mostly waiting.
+"""An I/O-bound call to an external API (an AI or HTTP API call): mostly waiting.
 
 With a ``url`` it GETs it, within the egress rules of ``worker.egress`` (allowed hosts, public
 addresses only, connection pinned to the checked address); without, it waits ``latency_seconds``
