@@ -15,6 +15,12 @@ from dataclasses import dataclass
 import pulumi
 from pulumi.runtime import config as runtime_config
 
+from .autoscaling import (
+    AUTOSCALER_KEYS,
+    AutoscalerSettings,
+    QueueDepthAutoscaling,
+    read_autoscaler,
+)
 from .network import (
     CONNECTOR_KEYS,
     NETWORK_KEYS,
@@ -61,12 +67,14 @@ __all__ = [
     "WORKER_POOLS",
     "ApiSettings",
     "AppSecret",
+    "AutoscalerSettings",
     "ConnectorSettings",
     "ContainerSize",
     "Egress",
     "InvalidConfig",
     "MaintenanceWindow",
     "NetworkSettings",
+    "QueueDepthAutoscaling",
     "RedisSettings",
     "RegistrySettings",
     "Settings",
@@ -93,6 +101,7 @@ TOP_LEVEL_KEYS: dict[str, frozenset[str] | None] = {
     "redis": REDIS_KEYS,
     "api": API_SERVICE_KEYS,
     "workers": None,
+    "autoscaler": AUTOSCALER_KEYS,
     "tasks": TASKS_KEYS,
     "appSecrets": None,
     "appSecretValues": None,
@@ -113,6 +122,7 @@ class Settings:
     redis: RedisSettings
     api: ApiSettings
     workers: tuple[WorkerGroupSettings, ...]
+    autoscaler: AutoscalerSettings
     tasks: TaskSettings
     app_secrets: tuple[AppSecret, ...]
     api_keys: pulumi.Output[str] | None
@@ -170,6 +180,7 @@ def load_settings() -> Settings:
     redis = read_redis(reader)
     api = read_api(reader)
     workers = read_workers(reader, network.egress)
+    autoscaler = read_autoscaler(reader)
     tasks = read_tasks(reader)
     app_secrets = read_app_secrets(reader)
     api_keys = read_api_keys(reader)
@@ -203,6 +214,7 @@ def load_settings() -> Settings:
         redis=redis,
         api=api,
         workers=workers,
+        autoscaler=autoscaler,
         tasks=tasks,
         app_secrets=app_secrets,
         api_keys=api_keys,

@@ -6,6 +6,12 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .autoscaling import (
+    GROUP_AUTOSCALING_KEYS,
+    QueueDepthAutoscaling,
+    ScalingMode,
+    read_group_autoscaling,
+)
 from .network import Egress
 from .reader import ConfigReader
 
@@ -34,6 +40,7 @@ WORKER_KEYS = frozenset(
         "concurrency",
         "pool",
     }
+    | GROUP_AUTOSCALING_KEYS
 )
 TASKS_KEYS = frozenset({"timeLimitSeconds", "resultTtlSeconds"})
 
@@ -86,6 +93,9 @@ class WorkerGroupSettings:
     max_instances: int
     concurrency: int
     pool: str
+    # Set when the autoscaler (CREMA) scales this group on its queue's work ledger.
+    autoscaling: QueueDepthAutoscaling | None = None
+    scaling_mode: ScalingMode = "MANUAL"
 
 
 @dataclass(frozen=True)
@@ -206,14 +216,21 @@ def read_workers(
                 "service, or workerPool together with network.egress: direct "
                 "(worker pools cannot use a VPC connector)",
             )
-        # A Celery worker consumes outside requests: with fewer than one instance it never runs.
+        # 0 only with queue-depth autoscaling (read_group_autoscaling): otherwise nothing starts it.
         min_instances = reader.integer(
-            f"{key}.minInstances", cfg.get("minInstances"), 1, 1, 1000
+            f"{key}.minInstances", cfg.get("minInstances"), 1, 0, 1000
         )
+        # With queue-depth autoscaling: the most instances the autoscaler may run.
         max_instances = reader.integer(
             f"{key}.maxInstances", cfg.get("maxInstances"), 3, 1, 1000
         )
         _min_max(reader, key, min_instances, max_instances)
+        concurrency = reader.integer(
+            f"{key}.concurrency", cfg.get("concurrency"), 50, 1, 1000
+        )
+        autoscaling, scaling_mode = read_group_autoscaling(
+            reader, key, cfg, kind, queues, concurrency, min_instances
+        )
         groups.append(
             WorkerGroupSettings(
                 name=name,
@@ -228,12 +245,12 @@ def read_workers(
                 ),
                 min_instances=min_instances,
                 max_instances=max_instances,
-                concurrency=reader.integer(
-                    f"{key}.concurrency", cfg.get("concurrency"), 50, 1, 1000
-                ),
+                concurrency=concurrency,
                 pool=reader.choice(
                     f"{key}.pool", cfg.get("pool"), "threads", WORKER_POOLS
                 ),
+                autoscaling=autoscaling,
+                scaling_mode=scaling_mode,
             )
         )
     return tuple(groups)
