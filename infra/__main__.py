@@ -211,7 +211,7 @@ if scaling:
             ca_secret=secrets.secrets.get("redis-ca"),
             vpc_access=network.vpc_access(),
             deletion_protection=settings.deletion_protection,
-            depends_on=apis.needed_by("run", "parametermanager"),
+            depends_on=apis.needed_by("iam", "run", "parametermanager", "secretmanager"),
         ),
     )
     pulumi.export("autoscaler_service", autoscaler.service.name)

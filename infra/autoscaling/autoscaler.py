@@ -197,6 +197,10 @@ class Autoscaler(pulumi.ComponentResource):
                     }
                 ],
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*grants, version]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[*args.depends_on, *grants, version],
+                protect=args.deletion_protection,
+            ),
         )
         self.register_outputs({"service": self.service.name, "config": self.config})

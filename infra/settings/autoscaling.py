@@ -16,7 +16,6 @@ from .reader import ConfigReader
 AutoscalingMode = Literal["queueDepth", "none"]
 ScalingMode = Literal["MANUAL", "AUTOMATIC"]
 
-GROUP_AUTOSCALING_KEYS = frozenset({"autoscaling", "targetPerInstance", "scalingMode"})
 AUTOSCALER_KEYS = frozenset(
     {
         "image",

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .autoscaling import (
-    GROUP_AUTOSCALING_KEYS,
     QueueDepthAutoscaling,
     ScalingMode,
     read_group_autoscaling,
@@ -39,8 +38,11 @@ WORKER_KEYS = frozenset(
         "maxInstances",
         "concurrency",
         "pool",
+        # settings.autoscaling reads these three.
+        "autoscaling",
+        "targetPerInstance",
+        "scalingMode",
     }
-    | GROUP_AUTOSCALING_KEYS
 )
 TASKS_KEYS = frozenset({"timeLimitSeconds", "resultTtlSeconds"})
 

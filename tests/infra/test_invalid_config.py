@@ -146,7 +146,7 @@ CASES: dict[str, tuple[str, dict[str, Any], list[str]]] = {
     "worker with zero instances": (
         "dev",
         with_worker(0, minInstances=0),
-        ["workers[0].minInstances: got 0; allowed: an integer from 1 to 1000"],
+        ["workers[0].minInstances: got 0; allowed: at least 1 without queue-depth autoscaling"],
     ),
     "worker pool type the worker image refuses": (
         "dev",
