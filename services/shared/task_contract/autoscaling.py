@@ -40,8 +40,14 @@ class Rules:
 
 @dataclass(frozen=True)
 class Behavior:
-    scale_up: Rules
-    scale_down: Rules
+    """``None``: that direction is not configured, so CREMA does not bound it at all."""
+
+    scale_up: Rules | None
+    scale_down: Rules | None
+
+
+# Java's Integer.MAX_VALUE: no rate-limit policy bounds scale-up.
+NO_UPPER_BOUND = 2**31 - 1
 
 
 def recommended_instances(signal: float, target: float, current: int) -> int:
@@ -57,23 +63,30 @@ def clamp(count: int, minimum: int, maximum: int) -> int:
 
 @dataclass
 class Stabilizer:
-    """``ScalingStabilizer``: the recommendations and scale events one workload has seen."""
+    """``ScalingStabilizer``: the recommendations and scale events one workload has seen.
+
+    CREMA creates it at a workload's first poll, recording the current count as a recommendation.
+    """
 
     recommendations: list[tuple[float, int]] = field(default_factory=list)
     scale_ups: list[tuple[float, int]] = field(default_factory=list)
     scale_downs: list[tuple[float, int]] = field(default_factory=list)
 
+    @classmethod
+    def starting(cls, now: float, current: int) -> Stabilizer:
+        return cls(recommendations=[(now, current)])
+
     def stabilized(self, behavior: Behavior, now: float, current: int, recommended: int) -> int:
         if current == 0 and recommended > 0:
             return 1  # from zero, one instance first (and nothing recorded)
         bounded = recommended
-        if recommended > current:
+        if recommended > current and behavior.scale_up is not None:
             bounded = min(
                 self._window_bound(behavior, now, current, recommended),
                 self._rate_bound(behavior.scale_up, now, current, up=True),
                 recommended,
             )
-        elif recommended < current:
+        elif recommended < current and behavior.scale_down is not None:
             bounded = max(
                 self._window_bound(behavior, now, current, recommended),
                 self._rate_bound(behavior.scale_down, now, current, up=False),
@@ -84,18 +97,18 @@ class Stabilizer:
 
     def mark(self, behavior: Behavior, now: float, current: int, desired: int) -> None:
         """``markScaleEvent``: remember a change for the rate-limit policies."""
-        if desired == current:
+        if desired == current or (behavior.scale_up is None and behavior.scale_down is None):
             return
         events, rules = (
             (self.scale_ups, behavior.scale_up) if desired > current else (self.scale_downs, behavior.scale_down)
         )
-        longest = max((p.period_seconds for p in rules.policies), default=0)
+        longest = max((p.period_seconds for p in rules.policies), default=0) if rules else 0
         events[:] = [e for e in events if e[0] >= now - longest]
         events.append((now, abs(desired - current)))
 
     def _window_bound(self, behavior: Behavior, now: float, current: int, recommended: int) -> int:
-        up_cutoff = now - behavior.scale_up.stabilization_seconds
-        down_cutoff = now - behavior.scale_down.stabilization_seconds
+        up_cutoff = now - (behavior.scale_up.stabilization_seconds if behavior.scale_up else 0)
+        down_cutoff = now - (behavior.scale_down.stabilization_seconds if behavior.scale_down else 0)
         min_up = max_down = recommended
         kept = []
         for at, value in self.recommendations:
@@ -113,7 +126,7 @@ class Stabilizer:
 
     def _rate_bound(self, rules: Rules, now: float, current: int, *, up: bool) -> int:
         if not rules.policies:
-            return recommended_sentinel(up)
+            return NO_UPPER_BOUND if up else 0
         bounds = []
         for policy in rules.policies:
             cutoff = now - policy.period_seconds
@@ -128,11 +141,6 @@ class Stabilizer:
                 bounds.append(math.floor(start * (1 - policy.value / 100)))
         # Select policy Max: the largest change allowed.
         return max(bounds) if up else min(bounds)
-
-
-def recommended_sentinel(up: bool) -> int:
-    """No policy: no rate bound in that direction."""
-    return 2**31 - 1 if up else 0
 
 
 def desired_instances(
