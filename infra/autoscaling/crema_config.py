@@ -80,8 +80,12 @@ def _scaled_object(spec: GroupScalingSpec, target: str, broker: BrokerAccess) ->
         "advanced": {
             "horizontalPodAutoscalerConfig": {
                 "behavior": {
-                    "scaleUp": _rules(spec.behavior.scale_up),
-                    "scaleDown": _rules(spec.behavior.scale_down),
+                    direction: _rules(rules)
+                    for direction, rules in (
+                        ("scaleUp", spec.behavior.scale_up),
+                        ("scaleDown", spec.behavior.scale_down),
+                    )
+                    if rules is not None
                 }
             }
         },
