@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from settings.autoscaling import AutoscalerSettings
-from settings.services import WorkerGroupSettings
+from settings.workers import WorkerGroupSettings
 from task_contract.autoscaling import Behavior, Policy, Rules
 from task_contract.work_ledger import ledger_key
 
