@@ -90,3 +90,19 @@ def sweep(
     if dropped:
         client.zrem(key, *dropped)
     return dropped
+
+
+def count_publishes(client: Any, clock: Callable[[], float]) -> None:
+    """Make this process's Celery publishers (a script's ``send_task``, a priority task: anything
+    published outside the API) add each task to its queue's ledger before sending, as the API does.
+
+    Before, not after: a worker could otherwise finish the task first and the add would leak.
+    """
+    from celery import signals  # only publishers that are Celery apps need Celery here
+
+    def before_publish(sender: Any = None, headers: Any = None, routing_key: Any = None, **_: Any) -> None:
+        task_id = (headers or {}).get("id")
+        if task_id and routing_key:
+            touch(client, str(routing_key), str(task_id), clock())
+
+    signals.before_task_publish.connect(before_publish, weak=False)
