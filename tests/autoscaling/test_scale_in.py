@@ -29,6 +29,8 @@ from tests.support.redis_server import RedisServer
 from tests.support.worker_process import WorkerProcess, celery_client, queue_depth
 
 QUEUE = "default"  # external_call's queue
+# external_call's egress guard refuses loopback unless allowed; HoldServer listens there.
+LOOPBACK = {"EXTERNAL_CALL_ALLOWED_HOSTS": "127.0.0.1", "EXTERNAL_CALL_ALLOWED_NETWORKS": "127.0.0.1/32"}
 LONGER_THAN_GRACE = 12.0
 # The threads pool requeues a running task's message when its channel closes, a few ms before
 # the process exits (worker.pool: a thread cannot be stopped). The requeued copy can start on
@@ -66,7 +68,7 @@ def stop_like_cloud_run(worker: WorkerProcess) -> str:
 def test_a_long_task_keeps_its_instance_through_an_empty_queue(
     redis_server: RedisServer, worker_factory: Any, client: Any, hold_server: HoldServer
 ) -> None:
-    worker_factory(redis_server, WORKER_QUEUES=QUEUE, WORKER_CONCURRENCY="2")
+    worker_factory(redis_server, WORKER_QUEUES=QUEUE, WORKER_CONCURRENCY="2", **LOOPBACK)
     ledger = redis_server.client()
     result = publish(client, hold_server, "long", LONGER_THAN_GRACE)
     wait_until(lambda: len(hold_server.in_flight()) == 1, 20, "the long task to start")
@@ -93,12 +95,14 @@ def test_scale_in_from_three_to_one_loses_nothing_and_runs_nothing_twice_at_once
 ) -> None:
     ledger = redis_server.client()
     leaving = [
-        worker_factory(redis_server, WORKER_QUEUES=QUEUE, WORKER_CONCURRENCY="2", WORKER_POOL=pool)
+        worker_factory(redis_server, WORKER_QUEUES=QUEUE, WORKER_CONCURRENCY="2", WORKER_POOL=pool, **LOOPBACK)
         for _ in range(2)
     ]
     results = [publish(client, hold_server, f"t{i}", LONGER_THAN_GRACE) for i in range(4)]
     wait_until(lambda: len(hold_server.in_flight()) == 4, 20, "4 tasks running on the 2 leaving workers")
-    staying = worker_factory(redis_server, WORKER_QUEUES=QUEUE, WORKER_CONCURRENCY="6", WORKER_POOL=pool)
+    staying = worker_factory(
+        redis_server, WORKER_QUEUES=QUEUE, WORKER_CONCURRENCY="6", WORKER_POOL=pool, **LOOPBACK
+    )
     results += [publish(client, hold_server, f"t{i}", LONGER_THAN_GRACE) for i in range(4, 6)]
     wait_until(lambda: len(hold_server.in_flight()) == 6, 20, "6 tasks running on 3 workers")
     assert ledger.zcard(ledger_key(QUEUE)) == 6 and queue_depth(redis_server, QUEUE) == 0
