@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from typing import Any, Final
 
@@ -107,27 +108,34 @@ def sweep_queues(app: Any, queues: list[str], now: float) -> list[str]:
 
 
 class LedgerSweep(bootsteps.StartStopStep):  # type: ignore[misc]
-    """Every minute, drop ledger members of this worker's queues that no task will finish."""
+    """Every minute, drop ledger members of this worker's queues that no task will finish.
 
-    requires = {"celery.worker.components:Timer"}
+    Its own daemon thread, not the worker's timer: under prefork the timer runs on the event
+    loop, which a sweep blocked on a dead Redis (up to the socket timeouts) would stall.
+    Started after the pool, so prefork children are not forked holding the thread.
+    """
+
+    requires = ("celery.worker.components:Pool",)
 
     def __init__(self, worker: Any, **kwargs: Any) -> None:
         super().__init__(worker, **kwargs)
-        self.tref: Any = None
+        self.stopping = threading.Event()
 
     def start(self, worker: Any) -> None:
-        def run() -> None:
-            queues = sorted(worker.app.amqp.queues.consume_from or worker.app.amqp.queues)
-            try:
-                dropped = sweep_queues(worker.app, queues, time.time())
-            except redis.RedisError as exc:
-                logger.warning("work ledger sweep failed: %s", exc)
-                return
-            if dropped:
-                logger.info("work ledger sweep dropped %d finished or lost task(s)", len(dropped))
+        app = worker.app
 
-        self.tref = worker.timer.call_repeatedly(SWEEP_INTERVAL_SECONDS, run)
+        def run() -> None:
+            while not self.stopping.wait(SWEEP_INTERVAL_SECONDS):
+                queues = sorted(app.amqp.queues.consume_from or app.amqp.queues)
+                try:
+                    dropped = sweep_queues(app, queues, time.time())
+                except redis.RedisError as exc:
+                    logger.warning("work ledger sweep failed: %s", exc)
+                    continue
+                if dropped:
+                    logger.info("work ledger sweep dropped %d finished or lost task(s)", len(dropped))
+
+        threading.Thread(target=run, name="work-ledger-sweep", daemon=True).start()
 
     def stop(self, worker: Any) -> None:
-        if self.tref is not None:
-            self.tref.cancel()
+        self.stopping.set()
