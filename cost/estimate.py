@@ -101,11 +101,16 @@ def worker_items(settings: Any, prices: PriceTable, load: Load) -> list[LineItem
     for group in settings.workers:
         tasks_per_second = load.tasks_per_second * len(group.queues) / len(queues)
         needed = tasks_per_second * load.task_seconds / group.concurrency
-        # A worker pool has a manual instance count (min_instances); a service autoscales up to max.
-        ceiling = group.min_instances if group.kind == "workerPool" else group.max_instances
+        # A worker pool without autoscaling runs min_instances; a service, or a pool the autoscaler
+        # scales on its queue (docs/scaling.md), goes up to max.
+        autoscaled = group.autoscaling is not None
+        fixed_pool = group.kind == "workerPool" and not autoscaled
+        ceiling = group.min_instances if fixed_pool else group.max_instances
         instances = min(max(needed, group.min_instances), ceiling)
         per_instance = _per_instance_month(group.size, "run.instance.cpu", "run.instance.memory", prices)
-        kind = "worker pool" if group.kind == "workerPool" else "service, CPU always on"
+        kind = "service, CPU always on"
+        if group.kind == "workerPool":
+            kind = "worker pool, autoscaled on its queue" if autoscaled else "worker pool"
         note = f"needs {needed:.2f} instances"
         if needed > ceiling:
             note += f", has {ceiling}: the queues grow (raise maxInstances)"
@@ -138,11 +143,23 @@ def registry_items(settings: Any, prices: PriceTable, load: Load) -> list[LineIt
     return [LineItem("registry", "Artifact Registry storage", size, monthly, monthly)]
 
 
+def autoscaler_items(settings: Any, prices: PriceTable, load: Load) -> list[LineItem]:
+    # CREMA (infra/autoscaling/autoscaler.py): one instance, 1 vCPU / 512Mi, CPU always on,
+    # deployed when any group autoscales on queue depth.
+    if not any(group.autoscaling is not None for group in settings.workers):
+        return []
+    size = settings_module().ContainerSize("1", "512Mi")
+    monthly = _per_instance_month(size, "run.instance.cpu", "run.instance.memory", prices)
+    note = "one for the stack, whatever the number of autoscaled groups"
+    return [LineItem("autoscaler", "Autoscaler (CREMA, service, CPU always on)", f"1 × {_shape(size)}", monthly, monthly, note)]
+
+
 LINE_ITEMS: dict[str, ItemEstimator] = {
     "redis": redis_items,
     "network": network_items,
     "api": api_items,
     "workers": worker_items,
+    "autoscaler": autoscaler_items,
     "secrets": secret_items,
     "registry": registry_items,
 }

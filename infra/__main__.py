@@ -8,11 +8,13 @@ from pathlib import Path
 import pulumi
 import runtime_contract
 from api_service import ApiService, ApiServiceArgs
+from autoscaling.autoscaler import Autoscaler, AutoscalerArgs
+from autoscaling.spec import scaling_specs
 from broker import Broker, BrokerArgs
 from identities import Identities, IdentitiesArgs
 from images import Images, ImagesArgs
 from network import Network, NetworkArgs
-from project_apis import ProjectApis, ProjectApisArgs
+from project_apis import REQUIRED_APIS, ProjectApis, ProjectApisArgs
 from registry import Registry, RegistryArgs
 from secret_store import SecretSpec, SecretStore, SecretStoreArgs
 from settings import load_settings
@@ -22,10 +24,18 @@ from worker_service import WorkerService, WorkerServiceArgs
 settings = load_settings()  # raises InvalidConfig before any resource is declared
 prefix = settings.name_prefix
 project, region = settings.project, settings.region
+# Worker groups the autoscaler scales on their queue's work ledger (docs/scaling.md).
+scaling = scaling_specs(settings.workers, settings.autoscaler)
 # The language host runs this file with cwd = infra/; the project root is its parent.
 project_root = Path(__file__).resolve().parent.parent
 
-apis = ProjectApis("apis", ProjectApisArgs(project=project))
+apis = ProjectApis(
+    "apis",
+    ProjectApisArgs(
+        project=project,
+        apis=(*REQUIRED_APIS, *(("parametermanager.googleapis.com",) if scaling else ())),
+    ),
+)
 
 registry = Registry(
     "registry",
@@ -100,6 +110,16 @@ if settings.verify_key is not None:
 if broker.ca_certificate is not None:
     secret_specs.append(
         SecretSpec("redis-ca", f"{prefix}-redis-ca", broker.ca_certificate, everyone)
+    )
+if scaling:
+    # KEDA's Redis scaler takes AUTH alone, not the URL; only the autoscaler reads it.
+    secret_specs.append(
+        SecretSpec(
+            "redis-auth",
+            f"{prefix}-redis-auth",
+            pulumi.Output.secret(broker.instance.auth_string),
+            {},
+        )
     )
 secrets = SecretStore(
     "secrets",
@@ -182,6 +202,29 @@ workers = {
     )
     for group in settings.workers
 }
+
+if scaling:
+    autoscaler = Autoscaler(
+        "autoscaler",
+        AutoscalerArgs(
+            project=project,
+            region=region,
+            name_prefix=prefix,
+            image=settings.autoscaler.image,
+            specs=scaling,
+            pools={s.group: workers[s.group].require_pool() for s in scaling},
+            pool_accounts={s.group: identities.workers[s.group] for s in scaling},
+            broker_address=pulumi.Output.concat(
+                broker.instance.host, ":", broker.instance.port.apply(str)
+            ),
+            password_secret=secrets.secrets["redis-auth"],
+            ca_secret=secrets.secrets.get("redis-ca"),
+            vpc_access=network.vpc_access(),
+            deletion_protection=settings.deletion_protection,
+            depends_on=apis.needed_by("iam", "run", "parametermanager", "secretmanager"),
+        ),
+    )
+    pulumi.export("autoscaler_service", autoscaler.service.name)
 
 pulumi.export("api_url", api.url)
 # The API rollout (docs/delivery.md): deploy.yml verifies the candidate URL, then promotes it.

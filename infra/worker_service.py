@@ -1,7 +1,8 @@
 """Worker services: one Celery worker group per Cloud Run service (or worker pool).
 
 A Celery worker pulls from Redis outside any request, so it needs CPU always allocated and at
-least one instance; the settings refuse ``minInstances: 0``.
+least one instance, unless the autoscaler sets a worker pool's count from its queue
+(``autoscaling: queueDepth``, docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -37,6 +38,16 @@ LIVENESS_PROBE = runtime_contract.http_probe(
     failure_threshold=6,
     timeout_seconds=5,
 )
+
+
+def _pool_scaling(group: WorkerGroupSettings) -> gcp.cloudrunv2.WorkerPoolScalingArgsDict:
+    if group.scaling_mode == "AUTOMATIC":
+        return {
+            "scaling_mode": "AUTOMATIC",
+            "min_instance_count": group.min_instances,
+            "max_instance_count": group.max_instances,
+        }
+    return {"scaling_mode": "MANUAL", "manual_instance_count": group.min_instances}
 
 
 class WorkerService(pulumi.ComponentResource):
@@ -84,6 +95,13 @@ class WorkerService(pulumi.ComponentResource):
                 "volumes": env.volumes(),
                 "containers": [pool_container],
             }
+            pool_opts = child
+            if group.autoscaling is not None:
+                # The autoscaler owns the live count; a deploy must not reset it to minInstances
+                # (deploys run `pulumi up --refresh`, docs/scaling.md).
+                pool_opts = pulumi.ResourceOptions.merge(
+                    child, pulumi.ResourceOptions(ignore_changes=["scaling.manualInstanceCount"])
+                )
             self.pool = gcp.cloudrunv2.WorkerPool(
                 name,
                 project=args.project,
@@ -91,13 +109,10 @@ class WorkerService(pulumi.ComponentResource):
                 name=args.service_name,
                 labels=labels,
                 deletion_protection=args.deletion_protection,
-                # Worker pools are billed per instance and scale manually: run minInstances.
-                scaling={
-                    "scaling_mode": "MANUAL",
-                    "manual_instance_count": group.min_instances,
-                },
+                # Billed per instance. MANUAL: minInstances run, or the autoscaler sets the count.
+                scaling=_pool_scaling(group),
                 template=pool_template,
-                opts=child,
+                opts=pool_opts,
             )
             self.name = self.pool.name
         else:
@@ -144,3 +159,9 @@ class WorkerService(pulumi.ComponentResource):
             )
             self.name = self.service.name
         self.register_outputs({"name": self.name, "kind": group.kind})
+
+    def require_pool(self) -> gcp.cloudrunv2.WorkerPool:
+        """The worker pool; the settings allow autoscaling only on ``kind: workerPool``."""
+        if self.pool is None:
+            raise ValueError(f"worker {self._name!r} is a service, not a worker pool")
+        return self.pool

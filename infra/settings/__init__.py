@@ -16,6 +16,12 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 from task_contract.deployment import LOG_LEVELS, WORKER_POOLS, is_prod_stack
 
+from .autoscaling import (
+    AUTOSCALER_KEYS,
+    AutoscalerSettings,
+    QueueDepthAutoscaling,
+    read_autoscaler,
+)
 from .network import (
     CONNECTOR_KEYS,
     NETWORK_KEYS,
@@ -67,12 +73,14 @@ __all__ = [
     "ApiRolloutSettings",
     "ApiSettings",
     "AppSecret",
+    "AutoscalerSettings",
     "ConnectorSettings",
     "ContainerSize",
     "Egress",
     "InvalidConfig",
     "MaintenanceWindow",
     "NetworkSettings",
+    "QueueDepthAutoscaling",
     "RedisSettings",
     "RegistrySettings",
     "Settings",
@@ -98,6 +106,7 @@ TOP_LEVEL_KEYS: dict[str, frozenset[str] | None] = {
     "redis": REDIS_KEYS,
     "api": API_SERVICE_KEYS,
     "workers": None,
+    "autoscaler": AUTOSCALER_KEYS,
     "tasks": TASKS_KEYS,
     "appSecrets": None,
     "appSecretValues": None,
@@ -119,6 +128,7 @@ class Settings:
     redis: RedisSettings
     api: ApiSettings
     workers: tuple[WorkerGroupSettings, ...]
+    autoscaler: AutoscalerSettings
     tasks: TaskSettings
     app_secrets: tuple[AppSecret, ...]
     api_keys: pulumi.Output[str] | None
@@ -173,6 +183,7 @@ def load_settings() -> Settings:
     redis = read_redis(reader, is_prod_stack(stack))
     api = read_api(reader)
     workers = read_workers(reader, network.egress)
+    autoscaler = read_autoscaler(reader)
     tasks = read_tasks(reader)
     app_secrets = read_app_secrets(reader, tuple(w.name for w in workers))
     api_keys = read_api_keys(reader)
@@ -217,6 +228,7 @@ def load_settings() -> Settings:
         redis=redis,
         api=api,
         workers=workers,
+        autoscaler=autoscaler,
         tasks=tasks,
         app_secrets=app_secrets,
         api_keys=api_keys,

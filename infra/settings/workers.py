@@ -1,7 +1,8 @@
 """``workers``: the Celery worker groups, each a Cloud Run service or worker pool.
 
-Every key does something or is refused with the reason: a worker pool serves no requests and
-scales manually, so the request knobs and ``maxInstances`` are refused for pools.
+Every key does something or is refused with the reason: a worker pool serves no requests, so
+the request knobs are refused for pools; its ``maxInstances`` is the autoscaler's maximum
+(``autoscaling: queueDepth``), and refused without it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, Literal
 from task_contract.deployment import WORKER_POOLS
 from task_contract.queues import QUEUES
 
+from .autoscaling import QueueDepthAutoscaling, ScalingMode, read_group_autoscaling
 from .network import Egress
 from .reader import ConfigReader
 from .services import ContainerSize, container_size, min_max
@@ -32,12 +34,14 @@ WORKER_KEYS = frozenset(
         "pool",
         "requestConcurrency",
         "requestTimeoutSeconds",
+        # settings.autoscaling reads these three.
+        "autoscaling",
+        "targetPerInstance",
+        "scalingMode",
     }
 )
 # Keys a worker pool has no use for, and why (the message a user gets).
 NOT_FOR_POOLS = {
-    "maxInstances": "a worker pool runs minInstances instances (manual scaling); maxInstances "
-    "takes effect for pools once queue-depth autoscaling exists. Remove it",
     "requestConcurrency": "a worker pool serves no requests (no URL, no port). Remove it",
     "requestTimeoutSeconds": "a worker pool serves no requests (no URL, no port). Remove it",
 }
@@ -62,6 +66,9 @@ class WorkerGroupSettings:
     # A worker service's own HTTP requests are its probes (/healthz); these size that path.
     request_concurrency: int
     request_timeout_seconds: int
+    # Set when the autoscaler (CREMA) scales this group on its queue's work ledger.
+    autoscaling: QueueDepthAutoscaling | None = None
+    scaling_mode: ScalingMode = "MANUAL"
 
 
 def read_workers(
@@ -140,13 +147,27 @@ def _group(
         for unused, reason in NOT_FOR_POOLS.items():
             if unused in cfg:
                 reader.fail(f"{key}.{unused}", cfg[unused], f"unset: {reason}")
-    # A Celery worker consumes outside requests: with fewer than one instance it never runs.
+    # 0 only with queue-depth autoscaling (read_group_autoscaling): otherwise nothing starts it.
     min_instances = reader.integer(
-        f"{key}.minInstances", cfg.get("minInstances"), 1, 1, 1000
+        f"{key}.minInstances", cfg.get("minInstances"), 1, 0, 1000
     )
-    if kind == "workerPool":
+    concurrency = reader.integer(
+        f"{key}.concurrency", cfg.get("concurrency"), 50, 1, 1000
+    )
+    autoscaling, scaling_mode = read_group_autoscaling(
+        reader, key, cfg, kind, queues, concurrency, min_instances
+    )
+    if kind == "workerPool" and autoscaling is None:
+        if "maxInstances" in cfg:
+            reader.fail(
+                f"{key}.maxInstances",
+                cfg["maxInstances"],
+                "unset: a worker pool without autoscaling runs minInstances instances; "
+                "maxInstances is the autoscaler's maximum with autoscaling: queueDepth",
+            )
         max_instances = min_instances
     else:
+        # With queue-depth autoscaling: the most instances the autoscaler may run.
         max_instances = reader.integer(
             f"{key}.maxInstances", cfg.get("maxInstances"), 3, 1, 1000
         )
@@ -160,9 +181,7 @@ def _group(
         ),
         min_instances=min_instances,
         max_instances=max_instances,
-        concurrency=reader.integer(
-            f"{key}.concurrency", cfg.get("concurrency"), 50, 1, 1000
-        ),
+        concurrency=concurrency,
         pool=reader.choice(f"{key}.pool", cfg.get("pool"), "threads", WORKER_POOLS),
         request_concurrency=reader.integer(
             f"{key}.requestConcurrency", cfg.get("requestConcurrency"), 10, 1, 1000
@@ -170,6 +189,8 @@ def _group(
         request_timeout_seconds=reader.integer(
             f"{key}.requestTimeoutSeconds", cfg.get("requestTimeoutSeconds"), 30, 1, 3600
         ),
+        autoscaling=autoscaling,
+        scaling_mode=scaling_mode,
     )
 
 

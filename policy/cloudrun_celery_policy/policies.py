@@ -21,6 +21,7 @@ from pulumi_policy import (
 )
 
 from . import rules
+from .project_iam import no_project_wide_iam
 from .resources import (
     CONTAINER_RESOURCES,
     REDIS_INSTANCE,
@@ -208,6 +209,7 @@ POLICIES: list[Policy] = [
     redis_tls_and_auth,
     images_pinned_by_digest,
     prod_deletion_protection,
+    no_project_wide_iam,
 ]
 
 __all__ = [
@@ -215,6 +217,7 @@ __all__ = [
     "current_stack",
     "deletion_protection_policy",
     "images_pinned_by_digest",
+    "no_project_wide_iam",
     "prod_deletion_protection",
     "redis_tls_and_auth",
     "secrets_from_secret_manager",

@@ -29,6 +29,7 @@ from .resources import (
     get_sequence,
     has_key,
     is_worker,
+    labels,
     worker_marker,
 )
 
@@ -268,6 +269,17 @@ def image_problem(image: str) -> str | None:
     return f"is pinned only by the tag :{tag}, which can be moved"
 
 
+# CREMA's published image (label role=autoscaler) may be pinned by a version tag (its README's
+# recommendation); :latest and untagged still fail. Our own images are always by digest.
+AUTOSCALER_VERSION_TAG = re.compile(r":[0-9]+(\.[0-9]+)*$")
+
+
+def _version_pinned_autoscaler(props: Mapping[str, Any], image: str) -> bool:
+    return labels(props).get("role") == "autoscaler" and bool(
+        AUTOSCALER_VERSION_TAG.search(image.rsplit("/", 1)[-1])
+    )
+
+
 def check_images(name: str, resource_type: str, props: Mapping[str, Any]) -> list[str]:
     """Every container image is referenced by digest, so a deploy runs exactly what was built."""
     kind = "worker pool" if resource_type == WORKER_POOL else "service"
@@ -278,6 +290,8 @@ def check_images(name: str, resource_type: str, props: Mapping[str, Any]) -> lis
             problems.append(f"{container.label} has no image.")
             continue
         problem = image_problem(image)
+        if problem and _version_pinned_autoscaler(props, image):
+            problem = None
         if problem:
             problems.append(
                 f"{container.label} image '{image}' {problem}; reference it as REPO@sha256:DIGEST "

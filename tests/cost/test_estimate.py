@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from cost.estimate import Load, StackEstimate, estimate
 from cost.price_table import load_prices
@@ -47,8 +48,10 @@ def test_prod_idle_line_by_line() -> None:
     assert items["worker:fast"].idle == pytest.approx(
         2 * instance_month(2, 2, "run.instance.cpu", "run.instance.memory")
     )
-    assert items["worker:bulk"].idle == pytest.approx(instance_month(2, 4, "run.instance.cpu", "run.instance.memory"))
-    assert "worker pool" in items["worker:bulk"].label
+    # bulk autoscales on its queue from 0 (docs/scaling.md); the autoscaler runs one small instance.
+    assert items["worker:bulk"].idle == 0
+    assert "worker pool, autoscaled" in items["worker:bulk"].label
+    assert items["autoscaler"].idle == pytest.approx(instance_month(1, 0.5, "run.instance.cpu", "run.instance.memory"))
     # One more secret than dev: appSecrets [webhook-signing-key].
     assert items["secrets"].idle == pytest.approx(4 * price("secret_manager.version"))
 
@@ -96,10 +99,22 @@ def test_load_scales_worker_services_between_min_and_max() -> None:
     assert "has 10: the queues grow" in saturated.note
 
 
-def test_worker_pool_stays_at_its_instance_count_under_load() -> None:
+def test_autoscaled_worker_pool_grows_to_its_maximum_under_load() -> None:
     bulk = run_estimate("prod", load=Load(tasks_per_second=60, task_seconds=5)).by_key()["worker:bulk"]
-    assert bulk.loaded == bulk.idle
-    assert "needs 25.00 instances, has 1" in bulk.note  # 20 tasks/s × 5 s / concurrency 4
+    assert bulk.loaded == pytest.approx(10 * instance_month(2, 4, "run.instance.cpu", "run.instance.memory"))
+    assert "needs 25.00 instances, has 10" in bulk.note  # 20 tasks/s × 5 s / concurrency 4
+
+
+def test_worker_pool_without_autoscaling_stays_at_its_instance_count_under_load() -> None:
+    stack = yaml.safe_load(read_working_tree("prod"))
+    bulk = stack["config"]["cloudrun-celery:workers"][1]
+    bulk.update(autoscaling="none", minInstances=1)
+    del bulk["maxInstances"]
+    text = yaml.safe_dump(stack)
+    estimate = run_estimate("prod", text, load=Load(tasks_per_second=60, task_seconds=5)).by_key()
+    assert estimate["worker:bulk"].loaded == estimate["worker:bulk"].idle
+    assert "needs 25.00 instances, has 1" in estimate["worker:bulk"].note
+    assert "autoscaler" not in estimate
 
 
 def test_api_under_load_pays_serving_time_and_requests() -> None:

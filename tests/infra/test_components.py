@@ -221,9 +221,17 @@ def test_each_secret_is_readable_only_by_the_workloads_that_need_it(
         for w in stack_file(stack_run.stack)["workers"]
     }
     readers = _readers(stack_run)
+    # The autoscaler (CREMA) reads AUTH and the CA, never the URL (docs/scaling.md).
+    autoscaler = {
+        f"serviceAccount:{a.inputs['accountId']}@{project}.iam.gserviceaccount.com"
+        for a in stack_run.of_type(ACCOUNT)
+        if a.name == "autoscaler"
+    }
     assert readers[f"{prefix}-api-keys"] == {api}
     assert readers[f"{prefix}-redis-url"] == {api, *workers}
-    assert readers[f"{prefix}-redis-ca"] == {api, *workers}
+    assert readers[f"{prefix}-redis-ca"] == {api, *workers, *autoscaler}
+    if autoscaler:
+        assert readers[f"{prefix}-redis-auth"] == autoscaler
     by_group = {w["name"]: w for w in stack_file(stack_run.stack)["workers"]}
     for entry in stack_file(stack_run.stack).get("appSecrets", []):
         if isinstance(entry, str):
@@ -240,8 +248,16 @@ def test_each_secret_is_readable_only_by_the_workloads_that_need_it(
 
 
 def test_no_project_wide_iam_is_granted(stack_run: ProgramRun) -> None:
+    # The one exception: the autoscaler views its own config parameter (Parameter Manager has
+    # no per-parameter IAM), under a condition naming that parameter (tests/autoscaling).
     project_iam = [
-        r for r in stack_run.resources if r.type_.startswith("gcp:projects/iam")
+        r
+        for r in stack_run.resources
+        if r.type_.lower().startswith("gcp:projects/iam")
+        and not (
+            r.inputs["role"] == "roles/parametermanager.parameterViewer"
+            and "/parameters/" in r.inputs.get("condition", {}).get("expression", "")
+        )
     ]
     assert project_iam == []
 
@@ -251,8 +267,9 @@ def test_every_workload_has_its_own_service_account(stack_run: ProgramRun) -> No
         w.inputs["template"]["serviceAccount"]
         for w in [*worker_workloads(stack_run).values()]
     ]
-    (api,) = [s for s in stack_run.of_type(RUN_SERVICE) if s.name == "api"]
-    accounts.append(api.inputs["template"]["serviceAccount"])
+    for service in stack_run.of_type(RUN_SERVICE):
+        if service.name in ("api", "autoscaler"):
+            accounts.append(service.inputs["template"]["serviceAccount"])
     assert len(set(accounts)) == len(accounts) == len(stack_run.of_type(ACCOUNT))
 
 
@@ -311,6 +328,8 @@ def test_images_build_from_services_and_skip_preview(stack_run: ProgramRun) -> N
 
 def test_workloads_reference_images_by_digest(stack_run: ProgramRun) -> None:
     for workload in [*stack_run.of_type(RUN_SERVICE), *stack_run.of_type(WORKER_POOL)]:
+        if workload.name == "autoscaler":
+            continue  # CREMA's published image, pinned in config (tests/autoscaling)
         image = workload.inputs["template"]["containers"][0]["image"]
         repo = "api" if workload.name == "api" else "worker"
         assert image.startswith(
@@ -467,6 +486,7 @@ def test_exports(stack_run: ProgramRun) -> None:
         "registry_url",
         "redis_host",
         "secret_names",
+        *(["autoscaler_service"] if "autoscaler_service" in exports else []),
     }
     assert exports["api_url"].startswith("https://")
     assert set(exports["worker_services"]) == {

@@ -106,6 +106,7 @@ def test_pack_describes_its_mandatory_policies(
         "redis-tls-and-auth": analyzer_pb2.MANDATORY,
         "images-pinned-by-digest": analyzer_pb2.MANDATORY,
         "prod-deletion-protection": analyzer_pb2.MANDATORY,
+        "no-project-wide-iam": analyzer_pb2.MANDATORY,
     }
 
 

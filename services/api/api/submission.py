@@ -22,7 +22,7 @@ from functools import partial
 from typing import Any, Final
 
 import redis.asyncio
-from task_contract import TaskSpec
+from task_contract import TaskSpec, work_ledger
 
 from api import idempotency
 from api.celery_message import MessageBuilder
@@ -31,8 +31,10 @@ from api.priority_lists import priority_lists
 from api.redis_clients import BrokerFull, BrokerUnavailable, RedisClients
 from api.task_status import submitted_key
 
-# KEYS: 1 the list to push to, 2 the idempotency key, 3 the submitted-id record, 4.. the queue's lists.
-# ARGV: 1 message, 2 claim ('' = no key), 3 window s, 4 record ('' = not here), 5 record TTL s, 6 max length (0 = none).
+# KEYS: 1 the list to push to, 2 the idempotency key, 3 the submitted-id record, 4 the queue's work
+# ledger (task_contract.work_ledger: what the autoscaler counts), 5.. the queue's lists.
+# ARGV: 1 message, 2 claim ('' = no key), 3 window s, 4 record ('' = not here), 5 record TTL s, 6 max length (0 = none),
+# 7 task id, 8 now (Unix s, the ledger score).
 _SUBMIT_SCRIPT: Final = """
 if ARGV[2] ~= '' then
   local held = redis.call('GET', KEYS[2])
@@ -41,11 +43,12 @@ end
 local max_length = tonumber(ARGV[6])
 if max_length > 0 then
   local length = 0
-  for i = 4, #KEYS do length = length + redis.call('LLEN', KEYS[i]) end
+  for i = 5, #KEYS do length = length + redis.call('LLEN', KEYS[i]) end
   if length >= max_length then return {'full', tostring(length)} end
 end
 if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3]) end
 if ARGV[4] ~= '' then redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[5]) end
+redis.call('ZADD', KEYS[4], ARGV[8], ARGV[7])
 redis.call('LPUSH', KEYS[1], ARGV[1])
 return {'published'}
 """
@@ -134,7 +137,13 @@ class Submitter:
             await self.redis.results_client.set(submitted_key(task_id), spec.name, ex=ttl)
         max_length = self.max_queue_lengths.get(spec.queue, 0)
         reply = await self._script(
-            keys=[queue_list, claim_key or "", submitted_key(task_id), *priority_lists(spec.queue)],
+            keys=[
+                queue_list,
+                claim_key or "",
+                submitted_key(task_id),
+                work_ledger.ledger_key(spec.queue),
+                *priority_lists(spec.queue),
+            ],
             args=[
                 message,
                 idempotency.claim_record(task_id, fingerprint) if claim_key else "",
@@ -142,6 +151,8 @@ class Submitter:
                 spec.name if self.redis.shared else "",
                 ttl,
                 max_length,
+                task_id,
+                time.time(),
             ],
             client=self.redis.broker_client,
         )

@@ -9,14 +9,14 @@ from celery import Celery, signals
 from task_contract import TASKS, BrokerSettings
 from task_contract.cloud_logging import configure_logging
 
-# Imported for their effects: the task counters connect to Celery's signals, and the tasks
-# (shared_task) register on every app created below.
-from worker import dead_letters, metrics, tasks
+# Imported for their effects: the task counters and the work ledger connect to Celery's signals,
+# and the tasks (shared_task) register on every app created below.
+from worker import dead_letters, metrics, tasks, work_ledger
 from worker.config import WorkerSettings, celery_config, load_settings
 from worker.consumer import RequeueCancelled
 from worker.health import ConsumingProbe, HealthServer
 
-__all__ = ["app", "create_app", "metrics", "tasks"]
+__all__ = ["app", "create_app", "metrics", "tasks", "work_ledger"]
 
 
 def create_app(broker: BrokerSettings | None = None, settings: WorkerSettings | None = None) -> Celery:
@@ -30,6 +30,7 @@ def create_app(broker: BrokerSettings | None = None, settings: WorkerSettings | 
     app = Celery("worker", set_as_current=True)
     app.config_from_object(celery_config(broker, settings))
     app.steps["worker"].add(HealthServer)
+    app.steps["worker"].add(work_ledger.LedgerSweep)
     app.steps["consumer"].add(ConsumingProbe)
     app.steps["consumer"].add(RequeueCancelled)
     dead_letters.install()
