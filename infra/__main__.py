@@ -6,13 +6,16 @@ Reads the settings, wires one component per concern, and exports. Nothing else.
 from pathlib import Path
 
 import pulumi
+import pulumi_gcp as gcp
 import runtime_contract
 from api_service import ApiService, ApiServiceArgs
 from broker import Broker, BrokerArgs
 from identities import Identities, IdentitiesArgs
 from images import Images, ImagesArgs
+from monitoring import Monitoring, MonitoringArgs
+from monitoring.alerts import AlertTargets
 from network import Network, NetworkArgs
-from project_apis import ProjectApis, ProjectApisArgs
+from project_apis import BUDGET_API, REQUIRED_APIS, ProjectApis, ProjectApisArgs
 from registry import Registry, RegistryArgs
 from secret_store import SecretSpec, SecretStore, SecretStoreArgs
 from settings import load_settings
@@ -24,7 +27,13 @@ project, region = settings.project, settings.region
 # The language host runs this file with cwd = infra/; the project root is its parent.
 project_root = Path(__file__).resolve().parent.parent
 
-apis = ProjectApis("apis", ProjectApisArgs(project=project))
+apis = ProjectApis(
+    "apis",
+    ProjectApisArgs(
+        project=project,
+        apis=(*REQUIRED_APIS, BUDGET_API) if settings.monitoring.budget else REQUIRED_APIS,
+    ),
+)
 
 registry = Registry(
     "registry",
@@ -120,6 +129,8 @@ shared_env = runtime_contract.shared_environment(
         s.env_var: secrets.refs[f"app-{s.name}"] for s in settings.app_secrets
     },
     plain={
+        # Log lines name their Cloud Trace as projects/<project>/traces/<id> (cloud_logging).
+        "GOOGLE_CLOUD_PROJECT": project,
         "LOG_LEVEL": settings.log_level,
         "TASK_TIME_LIMIT_SECONDS": str(settings.tasks.time_limit_seconds),
         "RESULT_TTL_SECONDS": str(settings.tasks.result_ttl_seconds),
@@ -141,6 +152,7 @@ api = ApiService(
         ),
         vpc_access=network.vpc_access(),
         deletion_protection=settings.deletion_protection,
+        collector_image=settings.monitoring.collector_image,
         depends_on=service_deps,
     ),
 )
@@ -161,17 +173,41 @@ workers = {
                     "WORKER_QUEUES": ",".join(group.queues),
                     "WORKER_POOL": group.pool,
                     "WORKER_CONCURRENCY": str(group.concurrency),
+                    "PROMETHEUS_MULTIPROC_DIR": runtime_contract.METRICS_DIR,
                 },
                 secret=shared_env.secret,
                 files=shared_env.files,
             ),
             vpc_access=network.vpc_access(),
             deletion_protection=settings.deletion_protection,
+            collector_image=settings.monitoring.collector_image,
             depends_on=service_deps,
         ),
     )
     for group in settings.workers
 }
+
+monitoring = Monitoring(
+    "monitoring",
+    MonitoringArgs(
+        project=project,
+        stack=settings.stack,
+        settings=settings.monitoring,
+        targets=AlertTargets(
+            name_prefix=prefix,
+            api_service=f"{prefix}-api",
+            redis_instance=f"{prefix}-broker",
+        ),
+        metric_writers={
+            "api": identities.api.email,
+            **{f"worker-{g}": a.email for g, a in identities.workers.items()},
+        },
+        project_number=gcp.organizations.get_project_output(project_id=project).number
+        if settings.monitoring.budget
+        else None,
+        depends_on=apis.needed_by("monitoring"),
+    ),
+)
 
 pulumi.export("api_url", api.url)
 pulumi.export(
@@ -179,4 +215,5 @@ pulumi.export(
 )
 pulumi.export("registry_url", registry.url)
 pulumi.export("redis_host", broker.host)
+pulumi.export("dashboard", monitoring.dashboard.id)
 pulumi.export("secret_names", {key: s.secret_id for key, s in secrets.secrets.items()})

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_gcp as gcp
 import runtime_contract
+from monitoring import collector
 from runtime_contract import ContainerEnvironment
 from settings.services import ApiSettings
 
@@ -22,6 +23,7 @@ class ApiServiceArgs:
     environment: ContainerEnvironment
     vpc_access: gcp.cloudrunv2.ServiceTemplateVpcAccessArgsDict
     deletion_protection: bool
+    collector_image: str
     depends_on: list[pulumi.Resource] = field(default_factory=list)
 
 
@@ -73,7 +75,10 @@ class ApiService(pulumi.ComponentResource):
                         failure_threshold=3,
                         timeout_seconds=5,
                     ),
-                }
+                },
+                # Scrapes between requests can be lost here (request-based CPU); the alerts do
+                # not rely on them (docs/operations.md).
+                collector.sidecar(args.collector_image, "api", cpu_idle=True),
             ],
         }
         self.service = gcp.cloudrunv2.Service(

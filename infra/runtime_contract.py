@@ -22,6 +22,12 @@ REDIS_CA_FILE = f"{REDIS_CA_DIR}/ca.pem"
 API_KEYS_DIR = "/secrets/api-keys"
 API_KEYS_FILE = f"{API_KEYS_DIR}/keys"
 
+# The worker's prometheus_client multiprocess directory (PROMETHEUS_MULTIPROC_DIR): an in-memory
+# volume, so prefork children can write their counters while the image stays read-only.
+METRICS_VOLUME = "prometheus-multiproc"
+METRICS_DIR = "/run/prometheus-multiproc"
+METRICS_DIR_SIZE = "32Mi"
+
 EnvVar = gcp.cloudrunv2.ServiceTemplateContainerEnvArgsDict
 Volume = gcp.cloudrunv2.ServiceTemplateVolumeArgsDict
 VolumeMount = gcp.cloudrunv2.ServiceTemplateContainerVolumeMountArgsDict
@@ -83,6 +89,14 @@ class ContainerEnvironment:
 
     def volume_mounts(self) -> list[VolumeMount]:
         return [{"name": f.volume, "mount_path": f.directory} for f in self.files]
+
+
+def metrics_volume() -> Volume:
+    return {"name": METRICS_VOLUME, "empty_dir": {"medium": "MEMORY", "size_limit": METRICS_DIR_SIZE}}
+
+
+def metrics_volume_mount() -> VolumeMount:
+    return {"name": METRICS_VOLUME, "mount_path": METRICS_DIR}
 
 
 def shared_environment(

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_gcp as gcp
 import runtime_contract
+from monitoring import collector
 from runtime_contract import ContainerEnvironment
 from settings.services import WorkerGroupSettings
 
@@ -30,6 +31,7 @@ class WorkerServiceArgs:
     environment: ContainerEnvironment
     vpc_access: gcp.cloudrunv2.ServiceTemplateVpcAccessArgsDict
     deletion_protection: bool
+    collector_image: str
     depends_on: list[pulumi.Resource] = field(default_factory=list)
 
 
@@ -106,15 +108,15 @@ class WorkerService(pulumi.ComponentResource):
                 "image": args.image,
                 "resources": {"limits": limits},
                 "envs": env.env(),
-                "volume_mounts": env.volume_mounts(),
+                "volume_mounts": [*env.volume_mounts(), runtime_contract.metrics_volume_mount()],
                 "startup_probe": _startup_probe(),
                 "liveness_probe": _pool_liveness_probe(),
             }
             pool_template: gcp.cloudrunv2.WorkerPoolTemplateArgsDict = {
                 "service_account": args.service_account_email,
                 "vpc_access": args.vpc_access,
-                "volumes": env.volumes(),
-                "containers": [pool_container],
+                "volumes": [*env.volumes(), runtime_contract.metrics_volume()],
+                "containers": [pool_container, collector.sidecar(args.collector_image, "worker")],
             }
             self.pool = gcp.cloudrunv2.WorkerPool(
                 name,
@@ -142,7 +144,7 @@ class WorkerService(pulumi.ComponentResource):
                 "max_instance_request_concurrency": WORKER_REQUEST_CONCURRENCY,
                 "timeout": WORKER_REQUEST_TIMEOUT,
                 "vpc_access": args.vpc_access,
-                "volumes": env.volumes(),
+                "volumes": [*env.volumes(), runtime_contract.metrics_volume()],
                 "containers": [
                     {
                         "name": "worker",
@@ -155,10 +157,11 @@ class WorkerService(pulumi.ComponentResource):
                             "startup_cpu_boost": True,
                         },
                         "envs": env.env(),
-                        "volume_mounts": env.volume_mounts(),
+                        "volume_mounts": [*env.volume_mounts(), runtime_contract.metrics_volume_mount()],
                         "startup_probe": _startup_probe(),
                         "liveness_probe": _liveness_probe(),
-                    }
+                    },
+                    collector.sidecar(args.collector_image, "worker", cpu_idle=False),
                 ],
             }
             self.service = gcp.cloudrunv2.Service(

@@ -310,7 +310,8 @@ def test_api_service_matches_config_and_runtime_contract(stack_run: ProgramRun) 
     config = stack_file(stack_run.stack)["api"]
     (api,) = [s for s in stack_run.of_type(RUN_SERVICE) if s.name == "api"]
     template = api.inputs["template"]
-    (container,) = template["containers"]
+    container, sidecar = template["containers"]
+    assert sidecar["name"] == "collector"  # tests/infra/test_monitoring.py checks it
     assert api.inputs["ingress"] == "INGRESS_TRAFFIC_ALL"
     assert template["scaling"] == {
         "minInstanceCount": config["minInstances"],
@@ -371,7 +372,8 @@ def test_one_worker_workload_per_queue_group(stack_run: ProgramRun) -> None:
         assert workload.type_ == expected_type
         # The policy pack recognises workers by this label.
         assert workload.inputs["labels"]["role"] == "worker"
-        (container,) = workload.inputs["template"]["containers"]
+        container, sidecar = workload.inputs["template"]["containers"]
+        assert sidecar["name"] == "collector"  # tests/infra/test_monitoring.py checks it
         env = env_of(container)
         assert env["WORKER_QUEUES"] == ",".join(group["queues"])
         assert env["WORKER_POOL"] == group["pool"]
@@ -445,6 +447,7 @@ def test_exports(stack_run: ProgramRun) -> None:
     exports = stack_run.exports
     assert set(exports) == {
         "api_url",
+        "dashboard",
         "worker_services",
         "registry_url",
         "redis_host",

@@ -25,7 +25,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 
 from celery import bootsteps
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from worker.metrics import WorkerMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +70,7 @@ class ConsumerHealth:
 
 class _Handler(BaseHTTPRequestHandler):
     health: ConsumerHealth  # set on the subclass made per server
+    metrics: WorkerMetrics
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
@@ -75,7 +78,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, body = self.health.report()
             self._send(status, "application/json", json.dumps(body).encode())
         elif path == "/metrics":
-            self._send(200, CONTENT_TYPE_LATEST, generate_latest())
+            self._send(200, CONTENT_TYPE_LATEST, self.metrics.render())
         else:
             self._send(404, "application/json", b'{"detail": "not found; try /healthz or /metrics"}')
 
@@ -112,7 +115,9 @@ class HealthServer(bootsteps.StartStopStep):  # type: ignore[misc]
 
     def start(self, parent: Any) -> None:
         port = int(parent.app.conf.health_port)
-        handler = type("HealthHandler", (_Handler,), {"health": _health_of(parent.app)})
+        health = _health_of(parent.app)
+        metrics = WorkerMetrics.for_app(parent.app, health)
+        handler = type("HealthHandler", (_Handler,), {"health": health, "metrics": metrics})
         try:
             self.server = ThreadingHTTPServer(("0.0.0.0", port), handler)
         except OSError as exc:
