@@ -19,6 +19,7 @@ from project_apis import BUDGET_API, REQUIRED_APIS, ProjectApis, ProjectApisArgs
 from registry import Registry, RegistryArgs
 from secret_store import SecretSpec, SecretStore, SecretStoreArgs
 from settings import load_settings
+from task_contract import deployment as contract
 from worker_service import WorkerService, WorkerServiceArgs
 
 settings = load_settings()  # raises InvalidConfig before any resource is declared
@@ -79,23 +80,32 @@ identities = Identities(
         depends_on=apis.needed_by("iam"),
     ),
 )
-api_reader = identities.api.email.apply(lambda email: f"serviceAccount:{email}")
-worker_readers = {
-    f"worker-{group}": account.email.apply(lambda email: f"serviceAccount:{email}")
-    for group, account in identities.workers.items()
-}
-everyone = {"api": api_reader, **worker_readers}
+# Secret readers by workload ("api" or a worker group), keyed as the IAM grants are named.
+readers = identities.readers()
+everyone = dict(readers.values())
 
 secret_specs = [
     SecretSpec("redis-url", f"{prefix}-redis-url", broker.url, everyone),
     SecretSpec(
-        "api-keys", f"{prefix}-api-keys", settings.api_keys, {"api": api_reader}
+        "api-keys", f"{prefix}-api-keys", settings.api_keys, dict([readers["api"]])
     ),
     *(
-        SecretSpec(f"app-{s.name}", f"{prefix}-{s.name}", s.value, everyone)
+        SecretSpec(
+            f"app-{s.name}",
+            f"{prefix}-{s.name}",
+            s.value,
+            dict(readers[workload] for workload in s.consumers),
+        )
         for s in settings.app_secrets
     ),
 ]
+if settings.verify_key is not None:
+    # The deploy check's own key: only the API reads it (and the deployer, which manages secrets).
+    secret_specs.append(
+        SecretSpec(
+            "verify-key", f"{prefix}-verify-key", settings.verify_key, dict([readers["api"]])
+        )
+    )
 if broker.ca_certificate is not None:
     secret_specs.append(
         SecretSpec("redis-ca", f"{prefix}-redis-ca", broker.ca_certificate, everyone)
@@ -122,18 +132,26 @@ images = Images(
     ),
 )
 
+
+
+def app_secrets_of(workload: str) -> dict[str, runtime_contract.SecretRef]:
+    """The app secrets ``workload`` consumes, as env var -> reference."""
+    return {
+        s.env_var: secrets.refs[f"app-{s.name}"]
+        for s in settings.app_secrets
+        if s.read_by(workload)
+    }
+
+
 shared_env = runtime_contract.shared_environment(
     redis_url=secrets.refs["redis-url"],
     redis_ca=secrets.refs.get("redis-ca"),
-    app_secrets={
-        s.env_var: secrets.refs[f"app-{s.name}"] for s in settings.app_secrets
-    },
     plain={
         # Log lines name their Cloud Trace as projects/<project>/traces/<id> (cloud_logging).
-        "GOOGLE_CLOUD_PROJECT": project,
-        "LOG_LEVEL": settings.log_level,
-        "TASK_TIME_LIMIT_SECONDS": str(settings.tasks.time_limit_seconds),
-        "RESULT_TTL_SECONDS": str(settings.tasks.result_ttl_seconds),
+        contract.PROJECT_ENV: project,
+        contract.LOG_LEVEL_ENV: settings.log_level,
+        contract.TASK_TIME_LIMIT_ENV: str(settings.tasks.time_limit_seconds),
+        contract.RESULT_TTL_ENV: str(settings.tasks.result_ttl_seconds),
     },
 )
 service_deps = [*secrets.access, *apis.needed_by("run")]
@@ -148,7 +166,11 @@ api = ApiService(
         image=images.api,
         service_account_email=identities.api.email,
         environment=runtime_contract.api_environment(
-            shared_env, secrets.refs["api-keys"], settings.api.concurrency
+            shared_env,
+            api_keys=secrets.refs["api-keys"],
+            request_concurrency=settings.api.concurrency,
+            app_secrets=app_secrets_of("api"),
+            verify_key=secrets.refs.get("verify-key"),
         ),
         vpc_access=network.vpc_access(),
         deletion_protection=settings.deletion_protection,
@@ -167,16 +189,8 @@ workers = {
             settings=group,
             image=images.worker,
             service_account_email=identities.workers[group.name].email,
-            environment=runtime_contract.ContainerEnvironment(
-                plain={
-                    **shared_env.plain,
-                    "WORKER_QUEUES": ",".join(group.queues),
-                    "WORKER_POOL": group.pool,
-                    "WORKER_CONCURRENCY": str(group.concurrency),
-                    "PROMETHEUS_MULTIPROC_DIR": runtime_contract.METRICS_DIR,
-                },
-                secret=shared_env.secret,
-                files=shared_env.files,
+            environment=runtime_contract.worker_environment(
+                shared_env, group=group, app_secrets=app_secrets_of(group.name)
             ),
             vpc_access=network.vpc_access(),
             deletion_protection=settings.deletion_protection,
@@ -210,6 +224,10 @@ monitoring = Monitoring(
 )
 
 pulumi.export("api_url", api.url)
+# The API rollout (docs/delivery.md): deploy.yml verifies the candidate URL, then promotes it.
+pulumi.export("api_candidate_url", api.candidate_url)
+pulumi.export("api_latest_revision", api.latest_revision)
+pulumi.export("api_serving_revision", api.serving_revision)
 pulumi.export(
     "worker_services", {name: worker.name for name, worker in workers.items()}
 )

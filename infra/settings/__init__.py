@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import pulumi
 from pulumi.runtime import config as runtime_config
+from task_contract.deployment import LOG_LEVELS, WORKER_POOLS, is_prod_stack
 
 from .network import (
     CONNECTOR_KEYS,
@@ -40,22 +41,19 @@ from .redis import (
     read_redis,
 )
 from .registry import REGISTRY_KEYS, RegistrySettings, read_registry
-from .secrets import AppSecret, read_api_keys, read_app_secrets
+from .rollout import ROLLOUT_KEYS, ApiRolloutSettings
+from .secrets import AppSecret, read_api_keys, read_app_secrets, read_verify_key
+from .workers import WORKER_KEYS, WorkerGroupSettings, WorkerKind, read_workers
 from .services import (
     API_SERVICE_KEYS,
     CPU_MEMORY_MIB,
     TASKS_KEYS,
-    WORKER_KEYS,
-    WORKER_POOLS,
     ApiSettings,
     ContainerSize,
     TaskSettings,
-    WorkerGroupSettings,
-    WorkerKind,
     memory_mib,
     read_api,
     read_tasks,
-    read_workers,
 )
 
 __all__ = [
@@ -72,6 +70,8 @@ __all__ = [
     "TOP_LEVEL_KEYS",
     "WORKER_KEYS",
     "WORKER_POOLS",
+    "ROLLOUT_KEYS",
+    "ApiRolloutSettings",
     "ApiSettings",
     "AppSecret",
     "ConnectorSettings",
@@ -91,7 +91,6 @@ __all__ = [
     "memory_mib",
 ]
 
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 NAME_PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{1,13}[a-z0-9]$")
 PROJECT_ID_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 REGION_RE = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
@@ -111,6 +110,7 @@ TOP_LEVEL_KEYS: dict[str, frozenset[str] | None] = {
     "appSecretValues": None,
     "apiKeys": None,
     "monitoring": MONITORING_KEYS,
+    "verifyKey": None,
 }
 
 
@@ -131,14 +131,11 @@ class Settings:
     app_secrets: tuple[AppSecret, ...]
     api_keys: pulumi.Output[str] | None
     monitoring: MonitoringSettings
+    verify_key: pulumi.Output[str] | None
 
     @property
     def is_prod(self) -> bool:
         return is_prod_stack(self.stack)
-
-
-def is_prod_stack(stack: str) -> bool:
-    return stack == "prod" or stack.startswith("prod-")
 
 
 def load_settings() -> Settings:
@@ -182,13 +179,14 @@ def load_settings() -> Settings:
     log_level = reader.choice("logLevel", reader.raw("logLevel"), "INFO", LOG_LEVELS)
     registry = read_registry(reader)
     network = read_network(reader, name_prefix)
-    redis = read_redis(reader)
+    redis = read_redis(reader, is_prod_stack(stack))
     api = read_api(reader)
     workers = read_workers(reader, network.egress)
     tasks = read_tasks(reader)
-    app_secrets = read_app_secrets(reader)
+    app_secrets = read_app_secrets(reader, tuple(w.name for w in workers))
     api_keys = read_api_keys(reader)
     monitoring = read_monitoring(reader)
+    verify_key = read_verify_key(reader)
 
     if is_prod_stack(stack):
         if redis.tier != "STANDARD_HA":
@@ -223,6 +221,7 @@ def load_settings() -> Settings:
         app_secrets=app_secrets,
         api_keys=api_keys,
         monitoring=monitoring,
+        verify_key=verify_key,
     )
 
 

@@ -19,15 +19,16 @@ from typing import Any, Final, Protocol
 
 import redis
 from celery import signals
-from kombu.transport.redis import PRIORITY_STEPS, Channel
 from prometheus_client import CollectorRegistry, Counter, disable_created_metrics, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from task_contract import QUEUES
 from task_contract.broker_metrics import BrokerCollector
+from task_contract.deployment import METRICS_DIR_ENV
+from task_contract.queues import queue_keys
 
-MULTIPROC_DIR_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
+MULTIPROC_DIR_ENV: Final = METRICS_DIR_ENV
 
 # Only the counters themselves, not a *_created gauge per label set.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -77,11 +78,6 @@ class ConsumingCollector(Collector):
         return [family]
 
 
-def queue_lists(queues: Iterable[str]) -> dict[str, list[str]]:
-    """Every Redis list that holds each queue's messages, one per kombu priority step."""
-    return {q: [q if step == 0 else f"{q}{Channel.sep}{step}" for step in PRIORITY_STEPS] for q in queues}
-
-
 class WorkerMetrics:
     """One registry per worker process, rendered by the health server on GET /metrics."""
 
@@ -98,7 +94,7 @@ class WorkerMetrics:
         if ca_file is not None:
             options["ssl_ca_certs"] = ca_file
         client = redis.Redis.from_url(broker_url, **options)
-        self.registry.register(BrokerCollector(client, queue_lists(QUEUES)))
+        self.registry.register(BrokerCollector(client, {queue: queue_keys(queue) for queue in QUEUES}))
 
     @classmethod
     def for_app(cls, app: Any, health: ConsumingState) -> WorkerMetrics:
