@@ -59,6 +59,9 @@ def test_queue_gauges_count_every_priority_list_and_age_the_oldest_message(
     age = samples(worker)[("cloudrun_celery_queue_oldest_message_age_seconds", (("queue", "low"),))]
     assert 1.0 <= age < 10
     redis_server.client().delete("low", "low\x06\x163", "low\x06\x166", "low\x06\x169")
+    assert first[("cloudrun_celery_dead_letters", ())] == 0
+    redis_server.client().zadd("cloudrun_celery:dead_letters", {"some-task-id": time.time()})
     emptied = samples(worker)
+    assert emptied[("cloudrun_celery_dead_letters", ())] == 1
     assert emptied[("cloudrun_celery_queue_depth", (("queue", "low"),))] == 0
     assert emptied[("cloudrun_celery_queue_oldest_message_age_seconds", (("queue", "low"),))] == 0

@@ -117,3 +117,33 @@ class BrokerCollector(Collector):
                 "cloudrun_celery_broker_up", "1 if the last scrape read the queues from Redis, else 0."
             ),
         )
+
+
+class DeadLettersCollector(Collector):
+    """``cloudrun_celery_dead_letters``: tasks kept as failed for good (the index of task_contract.dead_letters).
+
+    It lives in the result backend's Redis. No sample when that Redis does not answer:
+    ``broker_up`` already says so, and a 0 would read as "no dead letters".
+    """
+
+    def __init__(self, client: redis.Redis, index_key: str) -> None:
+        self.client = client
+        self.index_key = index_key
+
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        return [self._family()]
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        family = self._family()
+        try:
+            family.add_metric([], int(self.client.zcard(self.index_key)))
+        except SCRAPE_ERRORS as exc:
+            log.warning("dead letters count unavailable: %s: %s", type(exc).__name__, exc)
+            return []
+        return [family]
+
+    @staticmethod
+    def _family() -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            "cloudrun_celery_dead_letters", "Tasks that failed for good and are kept to inspect and replay."
+        )

@@ -6,8 +6,8 @@
   its counters there and /metrics sums them (prometheus_client's multiprocess mode). Without it,
   only the serving process's counters exist: right for the threads pool, zero under prefork.
 - ``cloudrun_celery_worker_consuming{queue}``: 1 while this worker consumes the queue.
-- The broker gauges of ``task_contract.broker_metrics`` for every queue of the catalog: workers
-  are the always-on exporters of queue depth (docs/metrics.md).
+- The broker gauges of ``task_contract.broker_metrics`` for every queue of the catalog, and the
+  dead-letter count: workers are the always-on exporters of both (docs/metrics.md).
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from task_contract import QUEUES
-from task_contract.broker_metrics import BrokerCollector
+from task_contract import dead_letters
+from task_contract.broker_metrics import BrokerCollector, DeadLettersCollector
 from task_contract.deployment import METRICS_DIR_ENV
 from task_contract.queues import queue_keys
 
@@ -81,7 +82,9 @@ class ConsumingCollector(Collector):
 class WorkerMetrics:
     """One registry per worker process, rendered by the health server on GET /metrics."""
 
-    def __init__(self, health: ConsumingState, broker_url: str, ca_file: str | None = None) -> None:
+    def __init__(
+        self, health: ConsumingState, broker_url: str, backend_url: str | None = None, ca_file: str | None = None
+    ) -> None:
         self.registry = CollectorRegistry()
         directory = multiprocess_dir()
         if directory is not None:
@@ -95,12 +98,14 @@ class WorkerMetrics:
             options["ssl_ca_certs"] = ca_file
         client = redis.Redis.from_url(broker_url, **options)
         self.registry.register(BrokerCollector(client, {queue: queue_keys(queue) for queue in QUEUES}))
+        backend = client if backend_url in (None, broker_url) else redis.Redis.from_url(backend_url, **options)
+        self.registry.register(DeadLettersCollector(backend, dead_letters.INDEX_KEY))
 
     @classmethod
     def for_app(cls, app: Any, health: ConsumingState) -> WorkerMetrics:
         """Reads the broker the app consumes from, with its TLS CA (task_contract.connection)."""
         ssl_options = app.conf.broker_use_ssl or {}
-        return cls(health, str(app.conf.broker_url), ssl_options.get("ssl_ca_certs"))
+        return cls(health, str(app.conf.broker_url), str(app.conf.result_backend), ssl_options.get("ssl_ca_certs"))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
