@@ -11,12 +11,12 @@ from task_contract.cloud_logging import configure_logging
 
 # Imported for their effects: the task counters connect to Celery's signals, and the tasks
 # (shared_task) register on every app created below.
-from worker import dead_letters, metrics, tasks
+from worker import dead_letters, metrics, task_logging, tasks
 from worker.config import WorkerSettings, celery_config, load_settings
 from worker.consumer import RequeueCancelled
 from worker.health import ConsumingProbe, HealthServer
 
-__all__ = ["app", "create_app", "metrics", "tasks"]
+__all__ = ["app", "create_app", "metrics", "task_logging", "tasks"]
 
 
 def create_app(broker: BrokerSettings | None = None, settings: WorkerSettings | None = None) -> Celery:
