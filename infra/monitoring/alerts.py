@@ -116,11 +116,12 @@ def alert_rules(thresholds: AlertThresholds, targets: AlertTargets) -> list[Aler
             "RedisRefusingWrites",
             "Redis refusing writes",
             f"max({redis_memory}) >= {REFUSING_WRITES_MEMORY_RATIO}"
-            f' or (sum(rate(cloudrun_celery_task_submission_failures_total{{{app},reason="broker_unavailable"}}'
+            f' or (sum(rate(cloudrun_celery_task_submission_failures_total{{{app},reason=~"broker_unavailable|backpressure"}}'
             f"[5m])) > 0 and on () max(cloudrun_celery_broker_up{{{app}}}) == 1)",
             EVALUATION_INTERVAL_SECONDS,
             "page",
-            "Redis is full (noeviction refuses writes), or it answers reads while submissions fail.",
+            "Redis is full (noeviction refuses writes), or the API refuses or fails submissions "
+            "(429 back-pressure, 503) while Redis answers reads.",
         ),
         Alert(
             "BrokerUnreachable",

@@ -92,6 +92,11 @@ CASES = [
             "0+5x10",
         f"cloudrun_celery_broker_up{{{WORKER}}}": "1x10",
     }, 8, [{}]),
+    Case("RedisRefusingWrites", "the API answers 429: Redis at its memory high-water mark", {
+        f'cloudrun_celery_task_submission_failures_total{{{API_NS},task="add",queue="high",reason="backpressure"}}':
+            "0+5x10",
+        f"cloudrun_celery_broker_up{{{API_NS}}}": "1x10",
+    }, 8, [{}]),
     Case("RedisRefusingWrites", "submissions fail because Redis is unreachable (BrokerUnreachable's case)", {
         f'cloudrun_celery_task_submission_failures_total{{{API_NS},task="add",queue="high",reason="broker_unavailable"}}':
             "0+5x10",
@@ -163,3 +168,13 @@ def test_promtool_checks_the_rendered_rules(tmp_path: Path) -> None:
         [promtool(), "test", "rules", str(tests)], capture_output=True, text=True, timeout=120, cwd=tmp_path
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_operations_doc_explains_every_alert() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
+    for name, alert in ALERTS.items():
+        assert f"\n### {name}\n" in doc, f"docs/operations.md has no section for {name}"
+        section = doc.split(f"\n### {name}\n", 1)[1].split("\n### ", 1)[0]
+        assert "**First check:**" in section, f"{name}: say what to check first"
+        assert alert.runbook == f"docs/operations.md#{name.lower()}"
+    assert (Path(__file__).resolve().parents[2] / "docs" / "images" / "prometheus-alerts.png").stat().st_size > 10_000
