@@ -84,7 +84,7 @@ class ApiService(pulumi.ComponentResource):
                 },
                 # Scrapes between requests can be lost here (request-based CPU); the alerts do
                 # not rely on them (docs/operations.md).
-                collector.sidecar(args.collector_image, "api", cpu_idle=True),
+                collector.service_sidecar(args.collector_image, "api", cpu_idle=True),
             ],
         }
         self.service = gcp.cloudrunv2.Service(

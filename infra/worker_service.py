@@ -117,7 +117,7 @@ class WorkerService(pulumi.ComponentResource):
                 "service_account": args.service_account_email,
                 "vpc_access": args.vpc_access,
                 "volumes": [*env.volumes(), runtime_contract.metrics_volume()],
-                "containers": [pool_container, collector.sidecar(args.collector_image, "worker")],
+                "containers": [pool_container, collector.pool_sidecar(args.collector_image, "worker")],
             }
             self.pool = gcp.cloudrunv2.WorkerPool(
                 name,
@@ -163,7 +163,7 @@ class WorkerService(pulumi.ComponentResource):
                         "startup_probe": _startup_probe(),
                         "liveness_probe": _liveness_probe(),
                     },
-                    collector.sidecar(args.collector_image, "worker", cpu_idle=False),
+                    collector.service_sidecar(args.collector_image, "worker", cpu_idle=False),
                 ],
             }
             self.service = gcp.cloudrunv2.Service(

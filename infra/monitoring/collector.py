@@ -12,8 +12,7 @@ alerts depends on them (docs/operations.md, "Where each signal comes from").
 
 from __future__ import annotations
 
-from typing import Any
-
+import pulumi_gcp as gcp
 import runtime_contract
 
 CONTAINER_NAME = "collector"
@@ -27,22 +26,36 @@ METRICS_PATH = "/metrics"
 DEFAULT_SCRAPE_PORT = 8080
 
 
-def sidecar(image: str, serving_container: str, cpu_idle: bool | None = None) -> dict[str, Any]:
-    """The collector container, started after the container it scrapes is up.
+def service_sidecar(
+    image: str, serving_container: str, *, cpu_idle: bool
+) -> gcp.cloudrunv2.ServiceTemplateContainerArgsDict:
+    """The collector in a Cloud Run service, started after the container it scrapes.
 
-    ``cpu_idle`` follows the serving container on a service (a worker pool has no such setting).
+    ``cpu_idle`` follows the serving container (request-based or instance-based CPU).
     """
+    _check_scrape_port()
+    return {
+        "name": CONTAINER_NAME,
+        "image": image,
+        "resources": {"limits": {"cpu": CPU, "memory": MEMORY}, "cpu_idle": cpu_idle},
+        "depends_ons": [serving_container],
+    }
+
+
+def pool_sidecar(image: str, serving_container: str) -> gcp.cloudrunv2.WorkerPoolTemplateContainerArgsDict:
+    """The collector in a worker pool (CPU is always allocated there)."""
+    _check_scrape_port()
+    return {
+        "name": CONTAINER_NAME,
+        "image": image,
+        "resources": {"limits": {"cpu": CPU, "memory": MEMORY}},
+        "depends_ons": [serving_container],
+    }
+
+
+def _check_scrape_port() -> None:
     if runtime_contract.PORT != DEFAULT_SCRAPE_PORT:
         raise ValueError(
             f"the collector's default config scrapes :{DEFAULT_SCRAPE_PORT}{METRICS_PATH}, but the images "
             f"listen on {runtime_contract.PORT}; mount a RunMonitoring config that names the new port"
         )
-    resources: dict[str, Any] = {"limits": {"cpu": CPU, "memory": MEMORY}}
-    if cpu_idle is not None:
-        resources["cpu_idle"] = cpu_idle
-    return {
-        "name": CONTAINER_NAME,
-        "image": image,
-        "resources": resources,
-        "depends_ons": [serving_container],
-    }

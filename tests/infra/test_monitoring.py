@@ -47,7 +47,7 @@ def test_alert_policies_carry_the_one_promql_of_each_alert(stack_run: ProgramRun
     policies = {p.inputs["conditions"][0]["conditionPrometheusQueryLanguage"]["alertRule"]: p
                 for p in stack_run.of_type(POLICY)}
     prefix = "celery-dev" if stack_run.stack == "dev" else "celery-prod"
-    for name, policy in policies.items():
+    for _name, policy in policies.items():
         condition = policy.inputs["conditions"][0]["conditionPrometheusQueryLanguage"]
         assert f'namespace=~"{prefix}-.*"' in condition["query"] or "googleapis_com" in condition["query"]
         assert condition["ruleGroup"] == "cloudrun-celery"

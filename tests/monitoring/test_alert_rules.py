@@ -112,7 +112,7 @@ CASES = [
         f"cloudrun_celery_broker_up{{{WORKER_2}}}": "1x10",
     }, 5, []),
     Case("QueueMetricsAbsent", "no exporter reports at all", {
-        f'cloudrun_celery_worker_consuming{{namespace="other-app",queue="x"}}': "1x20",
+        'cloudrun_celery_worker_consuming{namespace="other-app",queue="x"}': "1x20",
     }, 15, [{}]),
     Case("QueueMetricsAbsent", "workers report", {
         f"cloudrun_celery_broker_up{{{WORKER}}}": "1x20",
