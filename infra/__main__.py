@@ -6,6 +6,7 @@ Reads the settings, wires one component per concern, and exports. Nothing else.
 from pathlib import Path
 
 import pulumi
+import pulumi_gcp as gcp
 import runtime_contract
 from api_service import ApiService, ApiServiceArgs
 from autoscaling.autoscaler import Autoscaler, AutoscalerArgs
@@ -13,8 +14,10 @@ from autoscaling.spec import scaling_specs
 from broker import Broker, BrokerArgs
 from identities import Identities, IdentitiesArgs
 from images import Images, ImagesArgs
+from monitoring import Monitoring, MonitoringArgs
+from monitoring.alerts import AlertTargets
 from network import Network, NetworkArgs
-from project_apis import REQUIRED_APIS, ProjectApis, ProjectApisArgs
+from project_apis import BUDGET_API, REQUIRED_APIS, ProjectApis, ProjectApisArgs
 from registry import Registry, RegistryArgs
 from secret_store import SecretSpec, SecretStore, SecretStoreArgs
 from settings import load_settings
@@ -33,7 +36,11 @@ apis = ProjectApis(
     "apis",
     ProjectApisArgs(
         project=project,
-        apis=(*REQUIRED_APIS, *(("parametermanager.googleapis.com",) if scaling else ())),
+        apis=(
+            *REQUIRED_APIS,
+            *(("parametermanager.googleapis.com",) if scaling else ()),
+            *((BUDGET_API,) if settings.monitoring.budget else ()),
+        ),
     ),
 )
 
@@ -153,6 +160,8 @@ shared_env = runtime_contract.shared_environment(
     redis_url=secrets.refs["redis-url"],
     redis_ca=secrets.refs.get("redis-ca"),
     plain={
+        # Log lines name their Cloud Trace as projects/<project>/traces/<id> (cloud_logging).
+        contract.PROJECT_ENV: project,
         contract.LOG_LEVEL_ENV: settings.log_level,
         contract.TASK_TIME_LIMIT_ENV: str(settings.tasks.time_limit_seconds),
         contract.RESULT_TTL_ENV: str(settings.tasks.result_ttl_seconds),
@@ -178,6 +187,7 @@ api = ApiService(
         ),
         vpc_access=network.vpc_access(),
         deletion_protection=settings.deletion_protection,
+        collector_image=settings.monitoring.collector_image,
         depends_on=service_deps,
     ),
 )
@@ -197,6 +207,7 @@ workers = {
             ),
             vpc_access=network.vpc_access(),
             deletion_protection=settings.deletion_protection,
+            collector_image=settings.monitoring.collector_image,
             depends_on=service_deps,
         ),
     )
@@ -225,6 +236,27 @@ if scaling:
         ),
     )
     pulumi.export("autoscaler_service", autoscaler.service.name)
+monitoring = Monitoring(
+    "monitoring",
+    MonitoringArgs(
+        project=project,
+        stack=settings.stack,
+        settings=settings.monitoring,
+        targets=AlertTargets(
+            name_prefix=prefix,
+            api_service=f"{prefix}-api",
+            redis_instance=f"{prefix}-broker",
+        ),
+        metric_writers={
+            "api": identities.api.email,
+            **{f"worker-{g}": a.email for g, a in identities.workers.items()},
+        },
+        project_number=gcp.organizations.get_project_output(project_id=project).number
+        if settings.monitoring.budget
+        else None,
+        depends_on=apis.needed_by("monitoring"),
+    ),
+)
 
 pulumi.export("api_url", api.url)
 # The API rollout (docs/delivery.md): deploy.yml verifies the candidate URL, then promotes it.
@@ -236,4 +268,5 @@ pulumi.export(
 )
 pulumi.export("registry_url", registry.url)
 pulumi.export("redis_host", broker.host)
+pulumi.export("dashboard", monitoring.dashboard.id)
 pulumi.export("secret_names", {key: s.secret_id for key, s in secrets.secrets.items()})

@@ -8,6 +8,7 @@ import api_rollout
 import pulumi
 import pulumi_gcp as gcp
 import runtime_contract
+from monitoring import collector
 from runtime_contract import WorkloadArgs
 from settings.services import ApiSettings
 from task_contract import deployment as contract
@@ -70,7 +71,10 @@ class ApiService(pulumi.ComponentResource):
                         failure_threshold=3,
                         timeout_seconds=5,
                     ),
-                }
+                },
+                # Scrapes between requests can be lost here (request-based CPU); the alerts do
+                # not rely on them (docs/operations.md).
+                collector.service_sidecar(args.collector_image, "api", cpu_idle=True),
             ],
         }
         self.service = gcp.cloudrunv2.Service(

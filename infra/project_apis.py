@@ -15,11 +15,15 @@ REQUIRED_APIS: tuple[str, ...] = (
     "cloudresourcemanager.googleapis.com",
     "compute.googleapis.com",
     "iam.googleapis.com",
+    "monitoring.googleapis.com",
     "redis.googleapis.com",
     "run.googleapis.com",
     "secretmanager.googleapis.com",
     "vpcaccess.googleapis.com",
 )
+
+# Only with monitoring.budget set: billing budgets (the budget's own API).
+BUDGET_API = "billingbudgets.googleapis.com"
 
 
 @dataclass(frozen=True)

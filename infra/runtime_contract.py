@@ -25,6 +25,12 @@ REDIS_CA_FILE = f"{REDIS_CA_DIR}/ca.pem"
 API_KEYS_DIR = "/secrets/api-keys"
 API_KEYS_FILE = f"{API_KEYS_DIR}/keys"
 
+# The worker's prometheus_client multiprocess directory (PROMETHEUS_MULTIPROC_DIR): an in-memory
+# volume, so prefork children can write their counters while the image stays read-only.
+METRICS_VOLUME = "prometheus-multiproc"
+METRICS_DIR = "/run/prometheus-multiproc"
+METRICS_DIR_SIZE = "32Mi"
+
 EnvVar = gcp.cloudrunv2.ServiceTemplateContainerEnvArgsDict
 Volume = gcp.cloudrunv2.ServiceTemplateVolumeArgsDict
 VolumeMount = gcp.cloudrunv2.ServiceTemplateContainerVolumeMountArgsDict
@@ -42,6 +48,8 @@ class WorkloadArgs:
     environment: ContainerEnvironment
     vpc_access: gcp.cloudrunv2.ServiceTemplateVpcAccessArgsDict
     deletion_protection: bool
+    # The Managed Service for Prometheus sidecar, the `collector` container (monitoring/collector.py).
+    collector_image: str
     depends_on: list[pulumi.Resource] = field(default_factory=list)
 
 
@@ -117,6 +125,14 @@ class ContainerEnvironment:
         return [{"name": f.volume, "mount_path": f.directory} for f in self.files]
 
 
+def metrics_volume() -> Volume:
+    return {"name": METRICS_VOLUME, "empty_dir": {"medium": "MEMORY", "size_limit": METRICS_DIR_SIZE}}
+
+
+def metrics_volume_mount() -> VolumeMount:
+    return {"name": METRICS_VOLUME, "mount_path": METRICS_DIR}
+
+
 def shared_environment(
     *,
     redis_url: SecretRef,
@@ -179,6 +195,7 @@ def worker_environment(
             contract.WORKER_QUEUES_ENV: ",".join(group.queues),
             contract.WORKER_POOL_ENV: group.pool,
             contract.WORKER_CONCURRENCY_ENV: str(group.concurrency),
+            contract.METRICS_DIR_ENV: METRICS_DIR,
         },
         secret=app_secrets,
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 import runtime_contract
+from monitoring import collector
 from runtime_contract import WorkloadArgs
 from settings.workers import WorkerGroupSettings
 from task_contract import deployment as contract
@@ -85,15 +86,15 @@ class WorkerService(pulumi.ComponentResource):
                 "image": args.image,
                 "resources": {"limits": limits},
                 "envs": env.env(),
-                "volume_mounts": env.volume_mounts(),
+                "volume_mounts": [*env.volume_mounts(), runtime_contract.metrics_volume_mount()],
                 "startup_probe": STARTUP_PROBE,
                 "liveness_probe": LIVENESS_PROBE,
             }
             pool_template: gcp.cloudrunv2.WorkerPoolTemplateArgsDict = {
                 "service_account": args.service_account_email,
                 "vpc_access": args.vpc_access,
-                "volumes": env.volumes(),
-                "containers": [pool_container],
+                "volumes": [*env.volumes(), runtime_contract.metrics_volume()],
+                "containers": [pool_container, collector.pool_sidecar(args.collector_image, "worker")],
             }
             pool_opts = child
             if group.autoscaling is not None:
@@ -126,7 +127,7 @@ class WorkerService(pulumi.ComponentResource):
                 "max_instance_request_concurrency": group.request_concurrency,
                 "timeout": f"{group.request_timeout_seconds}s",
                 "vpc_access": args.vpc_access,
-                "volumes": env.volumes(),
+                "volumes": [*env.volumes(), runtime_contract.metrics_volume()],
                 "containers": [
                     {
                         "name": "worker",
@@ -139,10 +140,11 @@ class WorkerService(pulumi.ComponentResource):
                             "startup_cpu_boost": True,
                         },
                         "envs": env.env(),
-                        "volume_mounts": env.volume_mounts(),
+                        "volume_mounts": [*env.volume_mounts(), runtime_contract.metrics_volume_mount()],
                         "startup_probe": STARTUP_PROBE,
                         "liveness_probe": LIVENESS_PROBE,
-                    }
+                    },
+                    collector.service_sidecar(args.collector_image, "worker", cpu_idle=False),
                 ],
             }
             self.service = gcp.cloudrunv2.Service(

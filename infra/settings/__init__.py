@@ -1,8 +1,8 @@
 """Stack configuration, read once into frozen, validated settings.
 
 Every key of the ``cloudrun-celery:`` namespace is read in this package and nowhere else: one
-module per component (``network``, ``redis``, ``services``, ``secrets``, ``registry``), each
-owning its keys, and ``load_settings()`` here composing them. A bad value raises
+module per component (``network``, ``redis``, ``services``, ``secrets``, ``registry``,
+``monitoring``), each owning its keys, and ``load_settings()`` here composing them. A bad value raises
 ``InvalidConfig`` before any resource is declared; the message names the key, the value and
 what is allowed, one line per problem, so a single ``pulumi preview`` shows them all.
 """
@@ -29,6 +29,14 @@ from .network import (
     Egress,
     NetworkSettings,
     read_network,
+)
+from .monitoring import (
+    BUDGET_KEYS,
+    MONITORING_KEYS,
+    AlertThresholds,
+    BudgetSettings,
+    MonitoringSettings,
+    read_monitoring,
 )
 from .reader import PROJECT, ConfigReader, InvalidConfig, all_config_keys, key_list
 from .redis import (
@@ -61,6 +69,11 @@ from .services import (
 )
 
 __all__ = [
+    "BUDGET_KEYS",
+    "MONITORING_KEYS",
+    "AlertThresholds",
+    "BudgetSettings",
+    "MonitoringSettings",
     "CONNECTOR_KEYS",
     "CPU_MEMORY_MIB",
     "LOG_LEVELS",
@@ -111,6 +124,7 @@ TOP_LEVEL_KEYS: dict[str, frozenset[str] | None] = {
     "appSecrets": None,
     "appSecretValues": None,
     "apiKeys": None,
+    "monitoring": MONITORING_KEYS,
     "verifyKey": None,
 }
 
@@ -132,6 +146,7 @@ class Settings:
     tasks: TaskSettings
     app_secrets: tuple[AppSecret, ...]
     api_keys: pulumi.Output[str] | None
+    monitoring: MonitoringSettings
     verify_key: pulumi.Output[str] | None
 
     @property
@@ -187,6 +202,7 @@ def load_settings() -> Settings:
     tasks = read_tasks(reader)
     app_secrets = read_app_secrets(reader, tuple(w.name for w in workers))
     api_keys = read_api_keys(reader)
+    monitoring = read_monitoring(reader)
     verify_key = read_verify_key(reader)
 
     if is_prod_stack(stack):
@@ -232,6 +248,7 @@ def load_settings() -> Settings:
         tasks=tasks,
         app_secrets=app_secrets,
         api_keys=api_keys,
+        monitoring=monitoring,
         verify_key=verify_key,
     )
 

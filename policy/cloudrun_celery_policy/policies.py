@@ -24,6 +24,7 @@ from . import rules
 from .project_iam import no_project_wide_iam
 from .resources import (
     CONTAINER_RESOURCES,
+    PROJECT_IAM_RESOURCES,
     REDIS_INSTANCE,
     SERVICE,
     SERVICE_IAM_RESOURCES,
@@ -85,6 +86,16 @@ def _validate_images(
         _report_all(
             report_violation,
             rules.check_images(args.name, args.resource_type, args.props),
+        )
+
+
+def _validate_project_iam(
+    args: ResourceValidationArgs, report_violation: ReportViolation
+) -> None:
+    if args.resource_type in PROJECT_IAM_RESOURCES:
+        _report_all(
+            report_violation,
+            rules.check_project_iam(args.name, args.resource_type, args.props),
         )
 
 
@@ -200,6 +211,16 @@ images_pinned_by_digest = ResourceValidationPolicy(
     enforcement_level=EnforcementLevel.MANDATORY,
 )
 
+project_iam_metric_writer_only = ResourceValidationPolicy(
+    name="project-iam-metric-writer-only",
+    description=(
+        "Project-level IAM grants only roles/monitoring.metricWriter (it has no resource-level grant); "
+        "every other role is granted on its resource."
+    ),
+    validate=_validate_project_iam,
+    enforcement_level=EnforcementLevel.MANDATORY,
+)
+
 prod_deletion_protection = deletion_protection_policy()
 
 POLICIES: list[Policy] = [
@@ -208,6 +229,7 @@ POLICIES: list[Policy] = [
     secrets_from_secret_manager,
     redis_tls_and_auth,
     images_pinned_by_digest,
+    project_iam_metric_writer_only,
     prod_deletion_protection,
     no_project_wide_iam,
 ]
@@ -219,6 +241,7 @@ __all__ = [
     "images_pinned_by_digest",
     "no_project_wide_iam",
     "prod_deletion_protection",
+    "project_iam_metric_writer_only",
     "redis_tls_and_auth",
     "secrets_from_secret_manager",
     "worker_no_public_invoker",

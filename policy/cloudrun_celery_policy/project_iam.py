@@ -5,7 +5,8 @@ one exception is Parameter Manager, which has no per-parameter IAM in the provid
 autoscaler (CREMA) gets ``roles/parametermanager.parameterViewer`` on the project, with an IAM
 condition that names one parameter and its versions (docs/scaling.md). This rule allows exactly
 that shape and nothing wider: another role, no condition, or a condition that does not pin one
-parameter id is a violation.
+parameter id is a violation. ``roles/monitoring.metricWriter`` as a project IAMMember is left to rule 6
+(``project-iam-metric-writer-only``), which in turn leaves the parameter viewer to this rule.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ PROJECT_IAM_BINDING = "gcp:projects/iAMBinding:IAMBinding"
 PROJECT_IAM_POLICY = "gcp:projects/iAMPolicy:IAMPolicy"
 PROJECT_IAM_RESOURCES = (PROJECT_IAM_MEMBER, PROJECT_IAM_BINDING, PROJECT_IAM_POLICY)
 PARAMETER_VIEWER_ROLE = "roles/parametermanager.parameterViewer"
+METRIC_WRITER_ROLE = "roles/monitoring.metricWriter"
 # The condition infra/autoscaling/autoscaler.py writes: one parameter id, and its versions.
 PARAMETER_CONDITION = re.compile(
     r'resource\.name\.endsWith\("/locations/global/parameters/(?P<id>[a-z0-9][a-z0-9_-]*)"\) \|\| '
@@ -44,6 +46,9 @@ def check_project_iam(name: str, resource_type: str, props: Mapping[str, Any]) -
     if resource_type == PROJECT_IAM_POLICY:
         return [f"Project IAM policy '{name}' replaces the project's whole policy; {FIX}."]
     role = get_optional(props, "role")
+    if role == METRIC_WRITER_ROLE and resource_type == PROJECT_IAM_MEMBER:
+        # Cloud Monitoring has no resource-level grant; rule 6 (project-iam-metric-writer-only) owns it.
+        return []
     if role != PARAMETER_VIEWER_ROLE:
         return [f"Project IAM grant '{name}' gives {role!r} on the whole project; {FIX}."]
     if resource_type == PROJECT_IAM_BINDING:

@@ -23,6 +23,11 @@ SERVICE_IAM_MEMBER = "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"
 SERVICE_IAM_BINDING = "gcp:cloudrunv2/serviceIamBinding:ServiceIamBinding"
 SERVICE_IAM_POLICY = "gcp:cloudrunv2/serviceIamPolicy:ServiceIamPolicy"
 
+PROJECT_IAM_MEMBER = "gcp:projects/iAMMember:IAMMember"
+PROJECT_IAM_BINDING = "gcp:projects/iAMBinding:IAMBinding"
+PROJECT_IAM_POLICY = "gcp:projects/iAMPolicy:IAMPolicy"
+PROJECT_IAM_RESOURCES = (PROJECT_IAM_MEMBER, PROJECT_IAM_BINDING, PROJECT_IAM_POLICY)
+
 CONTAINER_RESOURCES = (SERVICE, WORKER_POOL)
 SERVICE_IAM_RESOURCES = (SERVICE_IAM_MEMBER, SERVICE_IAM_BINDING, SERVICE_IAM_POLICY)
 

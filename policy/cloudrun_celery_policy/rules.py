@@ -16,6 +16,8 @@ from pulumi_policy.proxy import UnknownValueError
 from task_contract.deployment import is_prod_stack
 
 from .resources import (
+    PROJECT_IAM_MEMBER,
+    PROJECT_IAM_POLICY,
     REDIS_INSTANCE,
     SECRET,
     SERVICE,
@@ -298,6 +300,33 @@ def check_images(name: str, resource_type: str, props: Mapping[str, Any]) -> lis
                 "(e.g. the built image's repo_digest)."
             )
     return problems
+
+
+# --- 6. Project-level IAM: metric writing only -----------------------------------------------
+
+# Cloud Monitoring grants time-series writes only on a project (or folder/organization), so each
+# workload's identity needs this one role there. Every other grant is made on the resource.
+PROJECT_ROLE_ALLOWED = "roles/monitoring.metricWriter"
+PARAMETER_VIEWER_ROLE = "roles/parametermanager.parameterViewer"
+
+
+def check_project_iam(name: str, resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """Project-wide grants are limited to roles/monitoring.metricWriter; no authoritative policy."""
+    if resource_type == PROJECT_IAM_POLICY:
+        return [
+            f"Project IAM policy '{name}' replaces the whole project's IAM policy; grant roles on the "
+            "resources instead (and roles/monitoring.metricWriter with a projects.IAMMember)."
+        ]
+    role = get_optional(props, "role")
+    if role == PARAMETER_VIEWER_ROLE and resource_type == PROJECT_IAM_MEMBER:
+        # The autoscaler's conditioned view of its config; rule 7 (no-project-wide-iam) checks its condition.
+        return []
+    if role != PROJECT_ROLE_ALLOWED:
+        return [
+            f"Project IAM grant '{name}' gives {role!r} on the whole project; grant it on the resource "
+            f"that needs it (only {PROJECT_ROLE_ALLOWED}, which has no resource-level grant, is allowed here)."
+        ]
+    return []
 
 
 # --- 5. Deletion protection in prod ----------------------------------------------------------

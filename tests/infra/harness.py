@@ -326,10 +326,10 @@ class ProgramMocks(Mocks):
 
     def call(
         self, args: MockCallArgs
-    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+    ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         if args.token == "gcp:organizations/getProject:getProject":
-            return {"projectId": self.project, "number": "123456789012"}, None
-        return {}, None
+            return {"projectId": self.project, "number": "123456789012"}, []
+        return {}, []
 
 
 def _is_project_root(entry: str) -> bool:

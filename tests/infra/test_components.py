@@ -248,12 +248,14 @@ def test_each_secret_is_readable_only_by_the_workloads_that_need_it(
 
 
 def test_no_project_wide_iam_is_granted(stack_run: ProgramRun) -> None:
-    # The one exception: the autoscaler views its own config parameter (Parameter Manager has
-    # no per-parameter IAM), under a condition naming that parameter (tests/autoscaling).
+    # The exceptions: the autoscaler views its own config parameter (Parameter Manager has
+    # no per-parameter IAM), under a condition naming that parameter (tests/autoscaling); and each
+    # workload writes metrics (Cloud Monitoring grants that only on the project, tests/policy).
     project_iam = [
         r
         for r in stack_run.resources
         if r.type_.lower().startswith("gcp:projects/iam")
+        and r.inputs["role"] != "roles/monitoring.metricWriter"
         and not (
             r.inputs["role"] == "roles/parametermanager.parameterViewer"
             and "/parameters/" in r.inputs.get("condition", {}).get("expression", "")
@@ -344,7 +346,8 @@ def test_api_service_matches_config_and_runtime_contract(stack_run: ProgramRun) 
     config = stack_file(stack_run.stack)["api"]
     (api,) = [s for s in stack_run.of_type(RUN_SERVICE) if s.name == "api"]
     template = api.inputs["template"]
-    (container,) = template["containers"]
+    container, sidecar = template["containers"]
+    assert sidecar["name"] == "collector"  # tests/infra/test_monitoring.py checks it
     assert api.inputs["ingress"] == "INGRESS_TRAFFIC_ALL"
     assert template["scaling"] == {
         "minInstanceCount": config["minInstances"],
@@ -405,7 +408,8 @@ def test_one_worker_workload_per_queue_group(stack_run: ProgramRun) -> None:
         assert workload.type_ == expected_type
         # The policy pack recognises workers by this label.
         assert workload.inputs["labels"]["role"] == "worker"
-        (container,) = workload.inputs["template"]["containers"]
+        container, sidecar = workload.inputs["template"]["containers"]
+        assert sidecar["name"] == "collector"  # tests/infra/test_monitoring.py checks it
         env = env_of(container)
         assert env["WORKER_QUEUES"] == ",".join(group["queues"])
         assert env["WORKER_POOL"] == group["pool"]
@@ -479,6 +483,7 @@ def test_exports(stack_run: ProgramRun) -> None:
     exports = stack_run.exports
     assert set(exports) == {
         "api_url",
+        "dashboard",
         "api_candidate_url",
         "api_latest_revision",
         "api_serving_revision",

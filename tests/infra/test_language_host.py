@@ -109,6 +109,7 @@ def test_config_reference_documents_every_key() -> None:
     nested_containers = {
         "connector": "CONNECTOR_KEYS",
         "maintenanceWindow": "MAINTENANCE_KEYS",
+        "budget": "BUDGET_KEYS",
         "rollout": "ROLLOUT_KEYS",
     }
     for key, nested in tables["TOP_LEVEL_KEYS"].items():

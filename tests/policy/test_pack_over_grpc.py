@@ -105,6 +105,7 @@ def test_pack_describes_its_mandatory_policies(
         "secrets-from-secret-manager": analyzer_pb2.MANDATORY,
         "redis-tls-and-auth": analyzer_pb2.MANDATORY,
         "images-pinned-by-digest": analyzer_pb2.MANDATORY,
+        "project-iam-metric-writer-only": analyzer_pb2.MANDATORY,
         "prod-deletion-protection": analyzer_pb2.MANDATORY,
         "no-project-wide-iam": analyzer_pb2.MANDATORY,
     }

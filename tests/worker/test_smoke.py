@@ -38,10 +38,10 @@ def test_worker_runs_the_catalog_tasks_and_counts_them(redis_server, worker_fact
     status, metrics = get(base + "/metrics")
     assert status == 200
     for line in (
-        'worker_tasks_total{outcome="success",task="add"} 1.0',
-        'worker_tasks_total{outcome="failure",task="add"} 1.0',
-        'worker_tasks_total{outcome="retry",task="flaky"} 1.0',
-        'worker_tasks_total{outcome="success",task="flaky"} 1.0',
+        'cloudrun_celery_task_executions_total{outcome="success",task="add"} 1.0',
+        'cloudrun_celery_task_executions_total{outcome="failure",task="add"} 1.0',
+        'cloudrun_celery_task_executions_total{outcome="retry",task="flaky"} 1.0',
+        'cloudrun_celery_task_executions_total{outcome="success",task="flaky"} 1.0',
     ):
         assert line in metrics
     assert get(base + "/nope")[0] == 404

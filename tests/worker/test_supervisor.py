@@ -33,7 +33,7 @@ def test_default_worker_runs_two_consumers_and_sums_their_metrics(redis_server, 
 
     with urlopen(f"http://127.0.0.1:{worker.port}/metrics", timeout=5) as response:
         metrics = response.read().decode()
-    assert 'worker_tasks_total{outcome="success",task="external_call"} 40.0' in metrics, metrics
+    assert 'cloudrun_celery_task_executions_total{outcome="success",task="external_call"} 40.0' in metrics, metrics
 
 
 def test_health_is_503_if_any_one_consumer_stops_and_200_when_it_is_back(redis_server, worker_factory):

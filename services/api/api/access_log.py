@@ -24,7 +24,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from task_contract.cloud_logging import access_log_request, severity
+from task_contract.cloud_logging import access_log_request, context_fields, severity
 
 ACCESS_LOGGER: Final = "uvicorn.access"
 
@@ -45,6 +45,9 @@ class AccessLineFormatter(logging.Formatter):
         fields = _fields.get()
         if fields:
             entry.update(fields)
+        # The request's trace (api.trace_context), as on every other line of the request.
+        for key, value in context_fields().items():
+            entry.setdefault(key, value)
         entry["time"] = datetime.fromtimestamp(record.created, UTC).isoformat()
         request = access_log_request(record)
         if request is not None:

@@ -29,6 +29,7 @@ from api.body_limit import BodySizeLimit
 from api.celery_message import MessageBuilder, publisher_app
 from api.core.config import ApiSettings
 from api.idempotency import IdempotencyConflict
+from api.trace_context import TraceContext
 from api.metrics import INVALID_PAYLOAD, PAYLOAD_TOO_LARGE, ApiMetrics
 from api.redis_clients import BrokerFull, BrokerUnavailable, RedisClients
 from api.routes import dead_letters, health, tasks
@@ -130,6 +131,8 @@ def create_app(settings: ApiSettings | None = None, broker_settings: BrokerSetti
 
     access_log.install()
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, on_reject=count_too_large)
+    # Outermost: the trace is bound for everything the request logs, the access line included.
+    app.add_middleware(TraceContext)
 
     def retry_later(status_code: int, detail: str) -> JSONResponse:
         return JSONResponse({"detail": detail}, status_code, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})

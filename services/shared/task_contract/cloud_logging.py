@@ -12,7 +12,12 @@ uvicorn starts, the worker from Celery's ``setup_logging`` signal.
 from __future__ import annotations
 
 import logging
+import os
+import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Final
 
 from pythonjsonlogger.core import RESERVED_ATTRS
@@ -39,6 +44,47 @@ def severity(levelno: int) -> str:
     return "DEFAULT"
 
 
+# Cloud Logging groups entries of one trace by this field: projects/<project>/traces/<trace id>.
+TRACE_FIELD: Final = "logging.googleapis.com/trace"
+_CLOUD_TRACE = re.compile(r"^([0-9a-fA-F]{32})(?:/|$)")
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
+
+# Fields added to every line logged while they are bound: the request's trace (API), the
+# running task's id and name (worker). A ContextVar, so concurrent requests and threads never mix.
+_context: ContextVar[dict[str, str] | None] = ContextVar("cloudrun_celery_log_context", default=None)
+
+
+@contextmanager
+def log_fields(**fields: str) -> Iterator[None]:
+    """Add ``fields`` to every log line of this context (request, task) until it ends."""
+    token = _context.set({**(_context.get() or {}), **fields})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def context_fields() -> dict[str, str]:
+    """The fields ``log_fields`` bound for this context (e.g. the request's trace)."""
+    return dict(_context.get() or {})
+
+
+def trace_name(cloud_trace_context: str | None, traceparent: str | None, project: str | None = None) -> str | None:
+    """``projects/<project>/traces/<id>`` from ``X-Cloud-Trace-Context`` or W3C ``traceparent``.
+
+    The project comes from GOOGLE_CLOUD_PROJECT (set by the Pulumi program); without it, or
+    without a well-formed header, there is no trace to name.
+    """
+    project = project if project is not None else os.environ.get("GOOGLE_CLOUD_PROJECT")
+    if not project:
+        return None
+    for header, pattern in ((cloud_trace_context, _CLOUD_TRACE), (traceparent, _TRACEPARENT)):
+        match = pattern.match(header.strip()) if header else None
+        if match:
+            return f"projects/{project}/traces/{match.group(1).lower()}"
+    return None
+
+
 class CloudLoggingFormatter(JsonFormatter):
     """One JSON object per record: severity, message, logger, time, stack_trace and any ``extra``."""
 
@@ -54,6 +100,8 @@ class CloudLoggingFormatter(JsonFormatter):
     def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]) -> None:
         log_data["severity"] = severity(record.levelno)
         super().add_fields(log_data, record, message_dict)
+        for key, value in (_context.get() or {}).items():
+            log_data.setdefault(key, value)
         if record.name == "uvicorn.access":
             request = access_log_request(record)
             if request is not None:

@@ -33,6 +33,10 @@ REDIS_MAX_CONNECTIONS_ENV: Final = "REDIS_MAX_CONNECTIONS"
 WORKER_QUEUES_ENV: Final = "WORKER_QUEUES"
 WORKER_POOL_ENV: Final = "WORKER_POOL"
 WORKER_CONCURRENCY_ENV: Final = "WORKER_CONCURRENCY"
+# The project id, for the Cloud Trace name on log lines (task_contract.cloud_logging).
+PROJECT_ENV: Final = "GOOGLE_CLOUD_PROJECT"
+# The worker's prometheus_client multiprocess directory (worker/metrics.py).
+METRICS_DIR_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 # Read by the images with a default; an app secret must not take one of these names either.
 IMAGE_ONLY_ENV: Final = (
     "RESULT_BACKEND_URL",
@@ -54,6 +58,8 @@ CONTRACT_ENV: Final = (
     WORKER_QUEUES_ENV,
     WORKER_POOL_ENV,
     WORKER_CONCURRENCY_ENV,
+    PROJECT_ENV,
+    METRICS_DIR_ENV,
     *IMAGE_ONLY_ENV,
 )
 

@@ -11,12 +11,12 @@ from task_contract.cloud_logging import configure_logging
 
 # Imported for their effects: the task counters and the work ledger connect to Celery's signals,
 # and the tasks (shared_task) register on every app created below.
-from worker import dead_letters, metrics, tasks, work_ledger
+from worker import dead_letters, metrics, task_logging, tasks, work_ledger
 from worker.config import WorkerSettings, celery_config, load_settings
 from worker.consumer import RequeueCancelled
 from worker.health import ConsumingProbe, HealthServer
 
-__all__ = ["app", "create_app", "metrics", "tasks", "work_ledger"]
+__all__ = ["app", "create_app", "metrics", "task_logging", "tasks", "work_ledger"]
 
 
 def create_app(broker: BrokerSettings | None = None, settings: WorkerSettings | None = None) -> Celery:

@@ -28,6 +28,8 @@ from typing import Any, Final
 from celery import bootsteps
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from worker.metrics import WorkerMetrics
+
 logger = logging.getLogger(__name__)
 
 TICK_SECONDS: Final = 1.0
@@ -128,7 +130,13 @@ class HealthServer(bootsteps.StartStopStep):  # type: ignore[misc]
 
     def start(self, parent: Any) -> None:
         port = int(parent.app.conf.health_port)
-        handler = type("ConsumerHealthHandler", (HealthHandler,), {"report": staticmethod(_health_of(parent.app).report)})
+        health = _health_of(parent.app)
+        metrics = WorkerMetrics.for_app(parent.app, health)
+        handler = type(
+            "ConsumerHealthHandler",
+            (HealthHandler,),
+            {"report": staticmethod(health.report), "metrics": staticmethod(metrics.render)},
+        )
         try:
             self.server = ThreadingHTTPServer((_bind_host(), port), handler)
         except OSError as exc:

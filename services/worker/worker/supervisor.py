@@ -155,6 +155,18 @@ class Supervisor:
             time.sleep(0.05)
         return code
 
+    def _child_metrics(self) -> bytes | None:
+        """A child's /metrics: counters summed over every process (shared multiprocess directory),
+        plus the queue, dead-letter and consuming gauges (worker.metrics); None if none answers."""
+        for child in self.children:
+            try:
+                url = f"http://127.0.0.1:{child.port}/metrics"
+                with urllib.request.urlopen(url, timeout=CHILD_PROBE_TIMEOUT_SECONDS) as response:
+                    return bytes(response.read())
+            except OSError:
+                continue
+        return None
+
     def _serve(self) -> ThreadingHTTPServer:
         from prometheus_client import CollectorRegistry, generate_latest
         from prometheus_client.multiprocess import MultiProcessCollector
@@ -165,7 +177,7 @@ class Supervisor:
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         handler = type("SupervisorHealthHandler", (HealthHandler,), {
             "report": staticmethod(self.health),
-            "metrics": staticmethod(lambda: bytes(generate_latest(registry))),
+            "metrics": staticmethod(lambda: self._child_metrics() or bytes(generate_latest(registry))),
         })
 
         try:
