@@ -6,14 +6,22 @@ Reads the settings, wires one component per concern, and exports. Nothing else.
 from pathlib import Path
 
 import pulumi
+import pulumi_gcp as gcp
 import runtime_contract
 from api_service import ApiService, ApiServiceArgs
 from broker import Broker, BrokerArgs
+from flower_service import FlowerService, FlowerServiceArgs
 from identities import Identities, IdentitiesArgs
 from images import Images, ImagesArgs
 from network import Network, NetworkArgs
-from project_apis import ProjectApis, ProjectApisArgs
+from project_apis import REQUIRED_APIS, ProjectApis, ProjectApisArgs
 from registry import Registry, RegistryArgs
+from scheduled_tasks import (
+    ScheduledTasks,
+    ScheduledTasksArgs,
+    api_audience,
+    scheduler_account_email,
+)
 from secret_store import SecretSpec, SecretStore, SecretStoreArgs
 from settings import load_settings
 from worker_service import WorkerService, WorkerServiceArgs
@@ -24,7 +32,14 @@ project, region = settings.project, settings.region
 # The language host runs this file with cwd = infra/; the project root is its parent.
 project_root = Path(__file__).resolve().parent.parent
 
-apis = ProjectApis("apis", ProjectApisArgs(project=project))
+schedules = settings.scheduler.schedules
+apis = ProjectApis(
+    "apis",
+    ProjectApisArgs(
+        project=project,
+        apis=(*REQUIRED_APIS, *(("cloudscheduler.googleapis.com",) if schedules else ())),
+    ),
+)
 
 registry = Registry(
     "registry",
@@ -67,6 +82,7 @@ identities = Identities(
         project=project,
         name_prefix=prefix,
         worker_groups=tuple(w.name for w in settings.workers),
+        flower=settings.flower.enabled,
         depends_on=apis.needed_by("iam"),
     ),
 )
@@ -76,9 +92,15 @@ worker_readers = {
     for group, account in identities.workers.items()
 }
 everyone = {"api": api_reader, **worker_readers}
+# Flower reads the broker's secrets (URL and CA) and nothing else.
+broker_readers = dict(everyone)
+if identities.flower is not None:
+    broker_readers["flower"] = identities.flower.email.apply(
+        lambda email: f"serviceAccount:{email}"
+    )
 
 secret_specs = [
-    SecretSpec("redis-url", f"{prefix}-redis-url", broker.url, everyone),
+    SecretSpec("redis-url", f"{prefix}-redis-url", broker.url, broker_readers),
     SecretSpec(
         "api-keys", f"{prefix}-api-keys", settings.api_keys, {"api": api_reader}
     ),
@@ -89,7 +111,9 @@ secret_specs = [
 ]
 if broker.ca_certificate is not None:
     secret_specs.append(
-        SecretSpec("redis-ca", f"{prefix}-redis-ca", broker.ca_certificate, everyone)
+        SecretSpec(
+            "redis-ca", f"{prefix}-redis-ca", broker.ca_certificate, broker_readers
+        )
     )
 secrets = SecretStore(
     "secrets",
@@ -126,18 +150,35 @@ shared_env = runtime_contract.shared_environment(
     },
 )
 service_deps = [*secrets.access, *apis.needed_by("run")]
+api_service_name = f"{prefix}-api"
+# The audience Google ID tokens must carry: the API's own URL (docs/schedules.md).
+api_url = api_audience(
+    api_service_name,
+    gcp.organizations.get_project_output(project_id=project).number,
+    region,
+)
+id_token_emails = [
+    *([scheduler_account_email(prefix, project)] if schedules else []),
+    *settings.scheduler.extra_callers,
+]
 
 api = ApiService(
     "api",
     ApiServiceArgs(
         project=project,
         region=region,
-        service_name=f"{prefix}-api",
+        service_name=api_service_name,
         settings=settings.api,
         image=images.api,
         service_account_email=identities.api.email,
         environment=runtime_contract.api_environment(
-            shared_env, secrets.refs["api-keys"], settings.api.concurrency
+            shared_env,
+            secrets.refs["api-keys"],
+            settings.api.concurrency,
+            settings.api.idempotency_window_seconds,
+            runtime_contract.IdTokenCallers(api_url, id_token_emails)
+            if id_token_emails
+            else None,
         ),
         vpc_access=network.vpc_access(),
         deletion_protection=settings.deletion_protection,
@@ -161,6 +202,12 @@ workers = {
                     "WORKER_QUEUES": ",".join(group.queues),
                     "WORKER_POOL": group.pool,
                     "WORKER_CONCURRENCY": str(group.concurrency),
+                    # Task events and heartbeats, only for the groups Flower watches.
+                    **(
+                        {"WORKER_EVENTS": "true"}
+                        if group.name in settings.flower.watch_groups
+                        else {}
+                    ),
                 },
                 secret=shared_env.secret,
                 files=shared_env.files,
@@ -173,6 +220,45 @@ workers = {
     for group in settings.workers
 }
 
+scheduler_jobs: dict[str, pulumi.Output[str]] = {}
+if schedules:
+    scheduled = ScheduledTasks(
+        "schedules",
+        ScheduledTasksArgs(
+            project=project,
+            region=region,
+            name_prefix=prefix,
+            schedules=schedules,
+            retry=settings.scheduler.retry,
+            api_url=api_url,
+            private_api_service=None if settings.api.public else api.service.name,
+            depends_on=[*apis.needed_by("cloudscheduler", "iam"), api],
+        ),
+    )
+    scheduler_jobs = {n: job.name for n, job in scheduled.jobs.items()}
+
+flower_url: pulumi.Output[str] | None = None
+if identities.flower is not None:
+    flower = FlowerService(
+        "flower",
+        FlowerServiceArgs(
+            project=project,
+            region=region,
+            service_name=f"{prefix}-flower",
+            image=images.worker,
+            service_account_email=identities.flower.email,
+            environment=runtime_contract.ContainerEnvironment(
+                plain=shared_env.plain,
+                secret={"REDIS_URL": secrets.refs["redis-url"]},
+                files=shared_env.files,
+            ),
+            vpc_access=network.vpc_access(),
+            deletion_protection=settings.deletion_protection,
+            depends_on=service_deps,
+        ),
+    )
+    flower_url = flower.url
+
 pulumi.export("api_url", api.url)
 pulumi.export(
     "worker_services", {name: worker.name for name, worker in workers.items()}
@@ -180,3 +266,5 @@ pulumi.export(
 pulumi.export("registry_url", registry.url)
 pulumi.export("redis_host", broker.host)
 pulumi.export("secret_names", {key: s.secret_id for key, s in secrets.secrets.items()})
+pulumi.export("scheduler_jobs", scheduler_jobs)
+pulumi.export("flower_url", flower_url)

@@ -47,7 +47,7 @@ class SecretFile:
 class ContainerEnvironment:
     """Env, secret env and secret files for one container."""
 
-    plain: Mapping[str, str]
+    plain: Mapping[str, pulumi.Input[str]]
     secret: Mapping[str, SecretRef]
     files: Sequence[SecretFile]
 
@@ -108,16 +108,39 @@ def shared_environment(
 REDIS_CONNECTIONS_HEADROOM = 20
 
 
+@dataclass(frozen=True)
+class IdTokenCallers:
+    """Google service accounts whose ID tokens the API accepts, and the audience they must carry."""
+
+    audience: pulumi.Input[str]
+    emails: Sequence[str]
+
+
 def api_environment(
-    environment: ContainerEnvironment, api_keys: SecretRef, request_concurrency: int
+    environment: ContainerEnvironment,
+    api_keys: SecretRef,
+    request_concurrency: int,
+    idempotency_window_seconds: int,
+    id_token_callers: IdTokenCallers | None = None,
 ) -> ContainerEnvironment:
-    """The shared environment plus what only the API reads: its keys and its Redis connection cap."""
+    """The shared environment plus what only the API reads: its keys, its Redis connection cap,
+    its idempotency window and the Google identities it accepts (docs/schedules.md)."""
+    callers: dict[str, pulumi.Input[str]] = (
+        {}
+        if id_token_callers is None
+        else {
+            "GOOGLE_ID_AUDIENCE": id_token_callers.audience,
+            "SCHEDULER_CALLERS": ",".join(id_token_callers.emails),
+        }
+    )
     return ContainerEnvironment(
         plain={
             **environment.plain,
             "API_KEYS_FILE": API_KEYS_FILE,
             # Past the cap a request gets 503 at once; it must stay above Cloud Run's concurrency.
             "REDIS_MAX_CONNECTIONS": str(request_concurrency + REDIS_CONNECTIONS_HEADROOM),
+            "IDEMPOTENCY_WINDOW_SECONDS": str(idempotency_window_seconds),
+            **callers,
         },
         secret=environment.secret,
         files=[

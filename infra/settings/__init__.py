@@ -23,6 +23,7 @@ from .network import (
     NetworkSettings,
     read_network,
 )
+from .flower import FLOWER_KEYS, FlowerSettings, read_flower
 from .reader import PROJECT, ConfigReader, InvalidConfig, all_config_keys, key_list
 from .redis import (
     MAINTENANCE_KEYS,
@@ -32,6 +33,14 @@ from .redis import (
     read_redis,
 )
 from .registry import REGISTRY_KEYS, RegistrySettings, read_registry
+from .schedules import (
+    SCHEDULE_KEYS,
+    SCHEDULER_KEYS,
+    Schedule,
+    SchedulerRetry,
+    SchedulerSettings,
+    read_scheduler,
+)
 from .secrets import AppSecret, read_api_keys, read_app_secrets
 from .services import (
     API_SERVICE_KEYS,
@@ -64,11 +73,16 @@ __all__ = [
     "ConnectorSettings",
     "ContainerSize",
     "Egress",
+    "FlowerSettings",
     "InvalidConfig",
     "MaintenanceWindow",
     "NetworkSettings",
     "RedisSettings",
     "RegistrySettings",
+    "SCHEDULE_KEYS",
+    "Schedule",
+    "SchedulerRetry",
+    "SchedulerSettings",
     "Settings",
     "TaskSettings",
     "WorkerGroupSettings",
@@ -97,6 +111,9 @@ TOP_LEVEL_KEYS: dict[str, frozenset[str] | None] = {
     "appSecrets": None,
     "appSecretValues": None,
     "apiKeys": None,
+    "schedules": None,
+    "scheduler": SCHEDULER_KEYS,
+    "flower": FLOWER_KEYS,
 }
 
 
@@ -116,6 +133,8 @@ class Settings:
     tasks: TaskSettings
     app_secrets: tuple[AppSecret, ...]
     api_keys: pulumi.Output[str] | None
+    scheduler: SchedulerSettings
+    flower: FlowerSettings
 
     @property
     def is_prod(self) -> bool:
@@ -173,6 +192,8 @@ def load_settings() -> Settings:
     tasks = read_tasks(reader)
     app_secrets = read_app_secrets(reader)
     api_keys = read_api_keys(reader)
+    scheduler = read_scheduler(reader, api.idempotency_window_seconds)
+    flower = read_flower(reader, tuple(w.name for w in workers))
 
     if is_prod_stack(stack):
         if redis.tier != "STANDARD_HA":
@@ -206,6 +227,8 @@ def load_settings() -> Settings:
         tasks=tasks,
         app_secrets=app_secrets,
         api_keys=api_keys,
+        scheduler=scheduler,
+        flower=flower,
     )
 
 

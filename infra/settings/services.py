@@ -20,6 +20,7 @@ API_SERVICE_KEYS = frozenset(
         "maxInstances",
         "concurrency",
         "timeoutSeconds",
+        "idempotencyWindowSeconds",
     }
 )
 WORKER_KEYS = frozenset(
@@ -74,6 +75,8 @@ class ApiSettings:
     max_instances: int
     concurrency: int
     timeout_seconds: int
+    # How long an Idempotency-Key (and a scheduler tick's key) is remembered: IDEMPOTENCY_WINDOW_SECONDS.
+    idempotency_window_seconds: int
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,13 @@ def read_api(reader: ConfigReader) -> ApiSettings:
         ),
         timeout_seconds=reader.integer(
             "api.timeoutSeconds", cfg.get("timeoutSeconds"), 60, 1, 3600
+        ),
+        idempotency_window_seconds=reader.integer(
+            "api.idempotencyWindowSeconds",
+            cfg.get("idempotencyWindowSeconds"),
+            86_400,
+            60,
+            30 * 86_400,
         ),
     )
 

@@ -311,8 +311,9 @@ class ProgramMocks(Mocks):
         self, args: MockCallArgs
     ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         if args.token == "gcp:organizations/getProject:getProject":
-            return {"projectId": self.project, "number": "123456789012"}, None
-        return {}, None
+            # No failures is an empty list: pulumi's MockMonitor iterates it.
+            return {"projectId": self.project, "number": "123456789012"}, []
+        return {}, []
 
 
 def _is_project_root(entry: str) -> bool:

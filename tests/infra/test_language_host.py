@@ -121,6 +121,7 @@ def test_config_reference_documents_every_key() -> None:
             else:
                 expected.add(f"{key}.{child}")
     expected |= {f"workers[].{leaf}" for leaf in tables["WORKER_KEYS"]}
+    expected |= {f"schedules[].{leaf}" for leaf in tables["SCHEDULE_KEYS"]}
     reference = (PROJECT_ROOT / "README.md").read_text()
     documented = {
         line.split("`")[1] for line in reference.splitlines() if line.startswith("| `")
