@@ -35,6 +35,8 @@ lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy --strict infra
 	$(BIN)/mypy --strict policy
+	$(BIN)/mypy --strict cost
+	$(BIN)/mypy --strict bootstrap
 	cd services/api && $(abspath $(BIN))/mypy
 	cd services/worker && $(abspath $(BIN))/mypy worker
 	$(BIN)/python scripts/hadolint.py

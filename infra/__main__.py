@@ -24,6 +24,7 @@ from scheduled_tasks import (
 )
 from secret_store import SecretSpec, SecretStore, SecretStoreArgs
 from settings import load_settings
+from task_contract import deployment as contract
 from worker_service import WorkerService, WorkerServiceArgs
 
 settings = load_settings()  # raises InvalidConfig before any resource is declared
@@ -86,12 +87,9 @@ identities = Identities(
         depends_on=apis.needed_by("iam"),
     ),
 )
-api_reader = identities.api.email.apply(lambda email: f"serviceAccount:{email}")
-worker_readers = {
-    f"worker-{group}": account.email.apply(lambda email: f"serviceAccount:{email}")
-    for group, account in identities.workers.items()
-}
-everyone = {"api": api_reader, **worker_readers}
+# Secret readers by workload ("api" or a worker group), keyed as the IAM grants are named.
+readers = identities.readers()
+everyone = dict(readers.values())
 # Flower reads the broker's secrets (URL and CA) and nothing else.
 broker_readers = dict(everyone)
 if identities.flower is not None:
@@ -102,13 +100,25 @@ if identities.flower is not None:
 secret_specs = [
     SecretSpec("redis-url", f"{prefix}-redis-url", broker.url, broker_readers),
     SecretSpec(
-        "api-keys", f"{prefix}-api-keys", settings.api_keys, {"api": api_reader}
+        "api-keys", f"{prefix}-api-keys", settings.api_keys, dict([readers["api"]])
     ),
     *(
-        SecretSpec(f"app-{s.name}", f"{prefix}-{s.name}", s.value, everyone)
+        SecretSpec(
+            f"app-{s.name}",
+            f"{prefix}-{s.name}",
+            s.value,
+            dict(readers[workload] for workload in s.consumers),
+        )
         for s in settings.app_secrets
     ),
 ]
+if settings.verify_key is not None:
+    # The deploy check's own key: only the API reads it (and the deployer, which manages secrets).
+    secret_specs.append(
+        SecretSpec(
+            "verify-key", f"{prefix}-verify-key", settings.verify_key, dict([readers["api"]])
+        )
+    )
 if broker.ca_certificate is not None:
     secret_specs.append(
         SecretSpec(
@@ -137,16 +147,24 @@ images = Images(
     ),
 )
 
+
+
+def app_secrets_of(workload: str) -> dict[str, runtime_contract.SecretRef]:
+    """The app secrets ``workload`` consumes, as env var -> reference."""
+    return {
+        s.env_var: secrets.refs[f"app-{s.name}"]
+        for s in settings.app_secrets
+        if s.read_by(workload)
+    }
+
+
 shared_env = runtime_contract.shared_environment(
     redis_url=secrets.refs["redis-url"],
     redis_ca=secrets.refs.get("redis-ca"),
-    app_secrets={
-        s.env_var: secrets.refs[f"app-{s.name}"] for s in settings.app_secrets
-    },
     plain={
-        "LOG_LEVEL": settings.log_level,
-        "TASK_TIME_LIMIT_SECONDS": str(settings.tasks.time_limit_seconds),
-        "RESULT_TTL_SECONDS": str(settings.tasks.result_ttl_seconds),
+        contract.LOG_LEVEL_ENV: settings.log_level,
+        contract.TASK_TIME_LIMIT_ENV: str(settings.tasks.time_limit_seconds),
+        contract.RESULT_TTL_ENV: str(settings.tasks.result_ttl_seconds),
     },
 )
 service_deps = [*secrets.access, *apis.needed_by("run")]
@@ -173,10 +191,12 @@ api = ApiService(
         service_account_email=identities.api.email,
         environment=runtime_contract.api_environment(
             shared_env,
-            secrets.refs["api-keys"],
-            settings.api.concurrency,
-            settings.api.idempotency_window_seconds,
-            runtime_contract.IdTokenCallers(api_url, id_token_emails)
+            api_keys=secrets.refs["api-keys"],
+            request_concurrency=settings.api.concurrency,
+            app_secrets=app_secrets_of("api"),
+            verify_key=secrets.refs.get("verify-key"),
+            idempotency_window_seconds=settings.api.idempotency_window_seconds,
+            id_token_callers=runtime_contract.IdTokenCallers(api_url, id_token_emails)
             if id_token_emails
             else None,
         ),
@@ -196,21 +216,12 @@ workers = {
             settings=group,
             image=images.worker,
             service_account_email=identities.workers[group.name].email,
-            environment=runtime_contract.ContainerEnvironment(
-                plain={
-                    **shared_env.plain,
-                    "WORKER_QUEUES": ",".join(group.queues),
-                    "WORKER_POOL": group.pool,
-                    "WORKER_CONCURRENCY": str(group.concurrency),
-                    # Task events and heartbeats, only for the groups Flower watches.
-                    **(
-                        {"WORKER_EVENTS": "true"}
-                        if group.name in settings.flower.watch_groups
-                        else {}
-                    ),
-                },
-                secret=shared_env.secret,
-                files=shared_env.files,
+            environment=runtime_contract.worker_environment(
+                shared_env,
+                group=group,
+                app_secrets=app_secrets_of(group.name),
+                # Task events and heartbeats, only for the groups Flower watches.
+                send_events=group.name in settings.flower.watch_groups,
             ),
             vpc_access=network.vpc_access(),
             deletion_protection=settings.deletion_protection,
@@ -260,6 +271,10 @@ if identities.flower is not None:
     flower_url = flower.url
 
 pulumi.export("api_url", api.url)
+# The API rollout (docs/delivery.md): deploy.yml verifies the candidate URL, then promotes it.
+pulumi.export("api_candidate_url", api.candidate_url)
+pulumi.export("api_latest_revision", api.latest_revision)
+pulumi.export("api_serving_revision", api.serving_revision)
 pulumi.export(
     "worker_services", {name: worker.name for name, worker in workers.items()}
 )

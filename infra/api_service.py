@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import api_rollout
 import pulumi
 import pulumi_gcp as gcp
 import runtime_contract
 from runtime_contract import ContainerEnvironment
 from settings.services import ApiSettings
+from task_contract import deployment as contract
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,10 @@ class ApiServiceArgs:
 class ApiService(pulumi.ComponentResource):
     service: gcp.cloudrunv2.Service
     url: pulumi.Output[str]
+    candidate_url: pulumi.Output[str]
+    """The newest revision's own URL (its rollout tag), live before it gets any traffic."""
+    latest_revision: pulumi.Output[str]
+    serving_revision: pulumi.Output[str]
 
     def __init__(
         self,
@@ -82,9 +88,15 @@ class ApiService(pulumi.ComponentResource):
             location=args.region,
             name=args.service_name,
             ingress="INGRESS_TRAFFIC_ALL",
-            labels={"app": "cloudrun-celery", "role": "api"},
+            labels={
+                contract.APP_LABEL: contract.APP_NAME,
+                contract.ROLE_LABEL: contract.API_ROLE,
+            },
             deletion_protection=args.deletion_protection,
             template=template,
+            traffics=api_rollout.traffic(
+                api.rollout.serving_revision, api.rollout.candidate_tag
+            ),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=args.depends_on,
@@ -102,4 +114,9 @@ class ApiService(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
         self.url = self.service.uri
-        self.register_outputs({"url": self.url})
+        self.candidate_url = api_rollout.tag_url(self.url, api.rollout.candidate_tag)
+        self.latest_revision = self.service.latest_created_revision
+        self.serving_revision = api_rollout.serving_revision_output(
+            self.service, api.rollout.serving_revision
+        )
+        self.register_outputs({"url": self.url, "candidate_url": self.candidate_url})

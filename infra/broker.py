@@ -51,6 +51,17 @@ class Broker(pulumi.ComponentResource):
             else "DISABLED",
             # Celery keeps queued tasks in Redis: evicting keys would silently drop work.
             redis_configs={"maxmemory-policy": "noeviction"},
+            # RDB snapshots are all Memorystore offers: a restart comes back from the last one
+            # (what that loses and repeats: docs/broker-durability.md). Always declared, so
+            # turning them off in config turns them off on the instance.
+            persistence_config=gcp.redis.InstancePersistenceConfigArgs(
+                persistence_mode="DISABLED"
+                if redis.snapshot_period == "DISABLED"
+                else "RDB",
+                rdb_snapshot_period=None
+                if redis.snapshot_period == "DISABLED"
+                else redis.snapshot_period,
+            ),
             maintenance_policy=gcp.redis.InstanceMaintenancePolicyArgs(
                 weekly_maintenance_windows=[
                     gcp.redis.InstanceMaintenancePolicyWeeklyMaintenanceWindowArgs(

@@ -23,6 +23,14 @@ class Identities(pulumi.ComponentResource):
     workers: dict[str, gcp.serviceaccount.Account]
     flower: gcp.serviceaccount.Account | None
 
+    def readers(self) -> dict[str, tuple[str, pulumi.Output[str]]]:
+        """Workload (``api`` or a worker group) -> (grant name, IAM member ``serviceAccount:...``).
+
+        The grant name (``api``, ``worker-<group>``) names the workload's IAM grants, as it
+        always has: renaming it would replace every grant.
+        """
+        return dict(self._members)
+
     def __init__(
         self,
         name: str,
@@ -59,9 +67,20 @@ class Identities(pulumi.ComponentResource):
             if args.flower
             else None
         )
+        self._members = {
+            "api": ("api", _member(self.api)),
+            **{
+                group: (f"worker-{group}", _member(account))
+                for group, account in self.workers.items()
+            },
+        }
         self.register_outputs(
             {
                 "api": self.api.email,
                 "workers": {g: a.email for g, a in self.workers.items()},
             }
         )
+
+
+def _member(account: gcp.serviceaccount.Account) -> pulumi.Output[str]:
+    return account.email.apply(lambda email: f"serviceAccount:{email}")

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
+from settings.workers import WorkerGroupSettings
+from task_contract import deployment as contract
 
 PORT = 8080
 API_LIVENESS_PATH = "/healthz"
@@ -89,17 +91,16 @@ def shared_environment(
     *,
     redis_url: SecretRef,
     redis_ca: SecretRef | None,
-    app_secrets: Mapping[str, SecretRef],
     plain: Mapping[str, str],
 ) -> ContainerEnvironment:
-    """What both the API and the workers get: the broker, its CA, and the extra app secrets."""
+    """What both the API and the workers get: the broker and its CA."""
     env = dict(plain)
     files: list[SecretFile] = []
     if redis_ca is not None:
-        env["REDIS_CA_FILE"] = REDIS_CA_FILE
+        env[contract.REDIS_CA_FILE_ENV] = REDIS_CA_FILE
         files.append(SecretFile("redis-ca", REDIS_CA_DIR, "ca.pem", redis_ca))
     return ContainerEnvironment(
-        plain=env, secret={"REDIS_URL": redis_url, **app_secrets}, files=files
+        plain=env, secret={contract.REDIS_URL_ENV: redis_url}, files=files
     )
 
 
@@ -118,13 +119,23 @@ class IdTokenCallers:
 
 def api_environment(
     environment: ContainerEnvironment,
+    *,
     api_keys: SecretRef,
     request_concurrency: int,
+    app_secrets: Mapping[str, SecretRef],
+    verify_key: SecretRef | None = None,
     idempotency_window_seconds: int,
     id_token_callers: IdTokenCallers | None = None,
 ) -> ContainerEnvironment:
-    """The shared environment plus what only the API reads: its keys, its Redis connection cap,
-    its idempotency window and the Google identities it accepts (docs/schedules.md)."""
+    """The shared environment plus what only the API reads: its keys, its Redis connection cap
+    and the app secrets it consumes.
+
+    The deploy check's key (``verify_key``) arrives as ``API_KEYS``, which the API accepts besides
+    the keys in ``API_KEYS_FILE``: a secret of its own, so the deployer never needs to read the
+    clients' keys (docs/delivery.md).
+    """
+    verify = {"API_KEYS": verify_key} if verify_key is not None else {}
+    # Google ID tokens accepted besides the keys (docs/schedules.md).
     callers: dict[str, pulumi.Input[str]] = (
         {}
         if id_token_callers is None
@@ -136,17 +147,39 @@ def api_environment(
     return ContainerEnvironment(
         plain={
             **environment.plain,
-            "API_KEYS_FILE": API_KEYS_FILE,
+            contract.API_KEYS_FILE_ENV: API_KEYS_FILE,
             # Past the cap a request gets 503 at once; it must stay above Cloud Run's concurrency.
-            "REDIS_MAX_CONNECTIONS": str(request_concurrency + REDIS_CONNECTIONS_HEADROOM),
+            contract.REDIS_MAX_CONNECTIONS_ENV: str(request_concurrency + REDIS_CONNECTIONS_HEADROOM),
             "IDEMPOTENCY_WINDOW_SECONDS": str(idempotency_window_seconds),
             **callers,
         },
-        secret=environment.secret,
+        secret={**environment.secret, **app_secrets, **verify},
         files=[
             *environment.files,
             SecretFile("api-keys", API_KEYS_DIR, "keys", api_keys),
         ],
+    )
+
+
+def worker_environment(
+    environment: ContainerEnvironment,
+    *,
+    group: WorkerGroupSettings,
+    app_secrets: Mapping[str, SecretRef],
+    send_events: bool = False,
+) -> ContainerEnvironment:
+    """The shared environment plus what one worker group reads: its queues, pool, concurrency,
+    the app secrets it consumes and whether it sends task events and heartbeats (Flower)."""
+    return ContainerEnvironment(
+        plain={
+            **environment.plain,
+            contract.WORKER_QUEUES_ENV: ",".join(group.queues),
+            contract.WORKER_POOL_ENV: group.pool,
+            contract.WORKER_CONCURRENCY_ENV: str(group.concurrency),
+            **({"WORKER_EVENTS": "true"} if send_events else {}),
+        },
+        secret={**environment.secret, **app_secrets},
+        files=environment.files,
     )
 
 

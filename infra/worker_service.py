@@ -12,11 +12,8 @@ import pulumi
 import pulumi_gcp as gcp
 import runtime_contract
 from runtime_contract import ContainerEnvironment
-from settings.services import WorkerGroupSettings
-
-# Only the health probes send requests to a worker service.
-WORKER_REQUEST_CONCURRENCY = 10
-WORKER_REQUEST_TIMEOUT = "30s"
+from settings.workers import WorkerGroupSettings
+from task_contract import deployment as contract
 
 
 @dataclass(frozen=True)
@@ -97,7 +94,11 @@ class WorkerService(pulumi.ComponentResource):
             "memory": group.size.memory,
         }
         # The policy pack (policy/) recognises workers by this label: they must never be public.
-        labels = {"app": "cloudrun-celery", "role": "worker", "worker-group": group.name}
+        labels = {
+            contract.APP_LABEL: contract.APP_NAME,
+            contract.ROLE_LABEL: contract.WORKER_ROLE,
+            "worker-group": group.name,
+        }
         self.service = None
         self.pool = None
         if group.kind == "workerPool":
@@ -139,8 +140,9 @@ class WorkerService(pulumi.ComponentResource):
                     "min_instance_count": group.min_instances,
                     "max_instance_count": group.max_instances,
                 },
-                "max_instance_request_concurrency": WORKER_REQUEST_CONCURRENCY,
-                "timeout": WORKER_REQUEST_TIMEOUT,
+                # Only the health probes send requests to a worker service.
+                "max_instance_request_concurrency": group.request_concurrency,
+                "timeout": f"{group.request_timeout_seconds}s",
                 "vpc_access": args.vpc_access,
                 "volumes": env.volumes(),
                 "containers": [

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import pulumi
 from pulumi.runtime import config as runtime_config
+from task_contract.deployment import LOG_LEVELS, WORKER_POOLS, is_prod_stack
 
 from .network import (
     CONNECTOR_KEYS,
@@ -41,22 +42,19 @@ from .schedules import (
     SchedulerSettings,
     read_scheduler,
 )
-from .secrets import AppSecret, read_api_keys, read_app_secrets
+from .rollout import ROLLOUT_KEYS, ApiRolloutSettings
+from .secrets import AppSecret, read_api_keys, read_app_secrets, read_verify_key
+from .workers import WORKER_KEYS, WorkerGroupSettings, WorkerKind, read_workers
 from .services import (
     API_SERVICE_KEYS,
     CPU_MEMORY_MIB,
     TASKS_KEYS,
-    WORKER_KEYS,
-    WORKER_POOLS,
     ApiSettings,
     ContainerSize,
     TaskSettings,
-    WorkerGroupSettings,
-    WorkerKind,
     memory_mib,
     read_api,
     read_tasks,
-    read_workers,
 )
 
 __all__ = [
@@ -68,6 +66,8 @@ __all__ = [
     "TOP_LEVEL_KEYS",
     "WORKER_KEYS",
     "WORKER_POOLS",
+    "ROLLOUT_KEYS",
+    "ApiRolloutSettings",
     "ApiSettings",
     "AppSecret",
     "ConnectorSettings",
@@ -92,7 +92,6 @@ __all__ = [
     "memory_mib",
 ]
 
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 NAME_PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{1,13}[a-z0-9]$")
 PROJECT_ID_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 REGION_RE = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
@@ -111,6 +110,7 @@ TOP_LEVEL_KEYS: dict[str, frozenset[str] | None] = {
     "appSecrets": None,
     "appSecretValues": None,
     "apiKeys": None,
+    "verifyKey": None,
     "schedules": None,
     "scheduler": SCHEDULER_KEYS,
     "flower": FLOWER_KEYS,
@@ -133,16 +133,13 @@ class Settings:
     tasks: TaskSettings
     app_secrets: tuple[AppSecret, ...]
     api_keys: pulumi.Output[str] | None
+    verify_key: pulumi.Output[str] | None
     scheduler: SchedulerSettings
     flower: FlowerSettings
 
     @property
     def is_prod(self) -> bool:
         return is_prod_stack(self.stack)
-
-
-def is_prod_stack(stack: str) -> bool:
-    return stack == "prod" or stack.startswith("prod-")
 
 
 def load_settings() -> Settings:
@@ -186,12 +183,13 @@ def load_settings() -> Settings:
     log_level = reader.choice("logLevel", reader.raw("logLevel"), "INFO", LOG_LEVELS)
     registry = read_registry(reader)
     network = read_network(reader, name_prefix)
-    redis = read_redis(reader)
+    redis = read_redis(reader, is_prod_stack(stack))
     api = read_api(reader)
     workers = read_workers(reader, network.egress)
     tasks = read_tasks(reader)
-    app_secrets = read_app_secrets(reader)
+    app_secrets = read_app_secrets(reader, tuple(w.name for w in workers))
     api_keys = read_api_keys(reader)
+    verify_key = read_verify_key(reader)
     scheduler = read_scheduler(reader, api.idempotency_window_seconds)
     flower = read_flower(reader, tuple(w.name for w in workers))
 
@@ -227,6 +225,7 @@ def load_settings() -> Settings:
         tasks=tasks,
         app_secrets=app_secrets,
         api_keys=api_keys,
+        verify_key=verify_key,
         scheduler=scheduler,
         flower=flower,
     )

@@ -44,6 +44,13 @@ def read_network(reader: ConfigReader, name_prefix: str) -> NetworkSettings:
     subnet_cidr = reader.cidr(
         "network.subnetCidr", cfg.get("subnetCidr"), "10.10.0.0/24", (8, 26)
     )
+    if egress == "direct" and "connector" in cfg:
+        reader.fail(
+            "network.connector",
+            cfg["connector"],
+            "unset with network.egress: direct (no connector is created: Direct VPC egress "
+            "takes addresses from network.subnetCidr). Remove it, or use egress: connector",
+        )
     conn = reader.object("network.connector", CONNECTOR_KEYS, cfg.get("connector"))
     name = reader.text(
         "network.connector.name",

@@ -1,4 +1,10 @@
-"""``appSecrets``, ``appSecretValues`` and ``apiKeys``: what goes into Secret Manager from config."""
+"""``appSecrets``, ``appSecretValues``, ``apiKeys`` and ``verifyKey``: what goes into Secret Manager from config.
+
+An ``appSecrets`` entry is a name, or ``{name, consumers}``. ``consumers`` lists the workloads
+that read it (``api`` and worker group names): only their service accounts get
+``secretAccessor`` on it and only their containers get the env var. A bare name is read by every
+workload, as before consumers existed (docs/config-reference.md, "App secrets").
+"""
 
 from __future__ import annotations
 
@@ -9,45 +15,40 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
+from task_contract.deployment import CONTRACT_ENV
 
 from .reader import ConfigReader
 
 SECRET_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
 # Secret ids the stack itself uses, and env vars the runtime contract already defines.
-RESERVED_SECRET_NAMES = frozenset({"redis-url", "redis-ca", "api-keys"})
-RESERVED_ENV_VARS = frozenset(
-    {
-        "PORT",
-        "REDIS_URL",
-        "RESULT_BACKEND_URL",
-        "REDIS_CA_FILE",
-        "REDIS_CONNECT_TIMEOUT_SECONDS",
-        "TASK_TIME_LIMIT_SECONDS",
-        "VISIBILITY_TIMEOUT_SECONDS",
-        "RESULT_TTL_SECONDS",
-        "API_KEYS",
-        "API_KEYS_FILE",
-        "IDEMPOTENCY_WINDOW_SECONDS",
-        "MAX_BODY_BYTES",
-        "WORKER_QUEUES",
-        "WORKER_POOL",
-        "WORKER_CONCURRENCY",
-        "LOG_LEVEL",
-    }
-)
+RESERVED_SECRET_NAMES = frozenset({"redis-url", "redis-ca", "api-keys", "verify-key"})
+RESERVED_ENV_VARS = frozenset(CONTRACT_ENV)
+
+
+API_WORKLOAD = "api"
+APP_SECRET_KEYS = frozenset({"name", "consumers"})
 
 
 @dataclass(frozen=True)
 class AppSecret:
-    """An extra application secret; the services see it as env var ``env_var``."""
+    """An extra application secret; its consumers see it as env var ``env_var``."""
 
     name: str
     env_var: str
     value: pulumi.Output[str] | None
+    consumers: tuple[str, ...]
+    """``api`` and/or worker group names, in config order."""
+
+    def read_by(self, workload: str) -> bool:
+        return workload in self.consumers
 
 
-def read_app_secrets(reader: ConfigReader) -> tuple[AppSecret, ...]:
-    names = _app_secret_names(reader)
+def read_app_secrets(
+    reader: ConfigReader, worker_groups: tuple[str, ...]
+) -> tuple[AppSecret, ...]:
+    workloads = (API_WORKLOAD, *worker_groups)
+    consumers = _app_secret_consumers(reader, workloads)
+    names = list(consumers)
     values: Mapping[str, Any] = {}
     values_raw = reader.secret("appSecretValues")
     if values_raw is not None:
@@ -76,39 +77,75 @@ def read_app_secrets(reader: ConfigReader) -> tuple[AppSecret, ...]:
             name=name,
             env_var=_env_var(name),
             value=pulumi.Output.secret(str(values[name])) if name in values else None,
+            consumers=consumers[name],
         )
         for name in names
     )
 
 
-def _app_secret_names(reader: ConfigReader) -> list[str]:
-    names_raw = reader.json_value("appSecrets")
-    names: list[str] = []
-    if names_raw is None:
-        return names
-    if not isinstance(names_raw, list):
-        reader.fail("appSecrets", names_raw, "a list of secret names")
-        return names
-    for name in names_raw:
-        if not isinstance(name, str) or not SECRET_NAME_RE.fullmatch(name):
-            reader.fail(
-                "appSecrets",
-                name,
-                "names of 2-40 chars a-z 0-9 -, starting with a letter",
-            )
-        elif name in names:
-            reader.fail("appSecrets", name, "each name once")
-        elif name in RESERVED_SECRET_NAMES or _env_var(name) in RESERVED_ENV_VARS:
-            reader.fail(
-                "appSecrets",
-                name,
-                "a name that is not one of the stack's own secrets "
-                f"({', '.join(sorted(RESERVED_SECRET_NAMES))}) and whose env var "
-                f"{_env_var(name)} is not set by the runtime contract",
-            )
-        else:
-            names.append(name)
-    return names
+def _app_secret_consumers(
+    reader: ConfigReader, workloads: tuple[str, ...]
+) -> dict[str, tuple[str, ...]]:
+    """Secret name -> the workloads that read it, for every valid ``appSecrets`` entry."""
+    entries_raw = reader.json_value("appSecrets")
+    found: dict[str, tuple[str, ...]] = {}
+    if entries_raw is None:
+        return found
+    if not isinstance(entries_raw, list):
+        reader.fail(
+            "appSecrets", entries_raw, "a list of secret names or {name, consumers}"
+        )
+        return found
+    for index, entry in enumerate(entries_raw):
+        consumers = workloads
+        if isinstance(entry, dict):
+            key = f"appSecrets[{index}]"
+            cfg = reader.object(key, APP_SECRET_KEYS, entry)
+            entry = cfg.get("name")
+            consumers = _consumers(reader, f"{key}.consumers", cfg, workloads)
+        name = _app_secret_name(reader, entry, found)
+        if name is not None:
+            found[name] = consumers  # empty only when a problem was reported
+    return found
+
+
+def _consumers(
+    reader: ConfigReader, key: str, cfg: dict[str, Any], workloads: tuple[str, ...]
+) -> tuple[str, ...]:
+    raw = cfg.get("consumers")
+    allowed = f"a non-empty list of workloads from {', '.join(workloads)} (api or worker group names)"
+    if not isinstance(raw, list) or not raw:
+        reader.fail(key, raw, allowed)
+        return ()
+    unknown = [c for c in raw if c not in workloads]
+    for consumer in unknown:
+        reader.fail(key, consumer, allowed)
+    if len(set(map(str, raw))) != len(raw):
+        reader.fail(key, raw, "each workload once")
+        return ()
+    return () if unknown else tuple(raw)
+
+
+def _app_secret_name(
+    reader: ConfigReader, name: Any, taken: Mapping[str, Any]
+) -> str | None:
+    if not isinstance(name, str) or not SECRET_NAME_RE.fullmatch(name):
+        reader.fail(
+            "appSecrets", name, "names of 2-40 chars a-z 0-9 -, starting with a letter"
+        )
+    elif name in taken:
+        reader.fail("appSecrets", name, "each name once")
+    elif name in RESERVED_SECRET_NAMES or _env_var(name) in RESERVED_ENV_VARS:
+        reader.fail(
+            "appSecrets",
+            name,
+            "a name that is not one of the stack's own secrets "
+            f"({', '.join(sorted(RESERVED_SECRET_NAMES))}) and whose env var "
+            f"{_env_var(name)} is not set by the runtime contract",
+        )
+    else:
+        return name
+    return None
 
 
 def _env_var(secret_name: str) -> str:
@@ -129,3 +166,15 @@ def read_api_keys(reader: ConfigReader) -> pulumi.Output[str] | None:
         return None
     # The API reads one key per line (API_KEYS_FILE).
     return pulumi.Output.secret("\n".join(keys) + "\n")
+
+
+def read_verify_key(reader: ConfigReader) -> pulumi.Output[str] | None:
+    """The deploy check's own API key (docs/delivery.md): one key, readable by the API and the deployer."""
+    raw = reader.secret("verifyKey")
+    if raw is None:
+        return None
+    key = raw.strip()
+    if not key or "," in key or "\n" in key:
+        reader.fail("verifyKey", "<secret, not shown>", "one API key, without commas or newlines")
+        return None
+    return pulumi.Output.secret(key)

@@ -1,15 +1,14 @@
-"""``api``, ``workers`` and ``tasks``: the Cloud Run workloads and the task limits they share."""
+"""``api`` and ``tasks``, and what every Cloud Run workload's size and scaling obey (``workers``
+are in ``workers.py``)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from .network import Egress
 from .reader import ConfigReader
-
-WorkerKind = Literal["service", "workerPool"]
+from .rollout import ApiRolloutSettings, read_api_rollout
 
 API_SERVICE_KEYS = frozenset(
     {
@@ -21,19 +20,7 @@ API_SERVICE_KEYS = frozenset(
         "concurrency",
         "timeoutSeconds",
         "idempotencyWindowSeconds",
-    }
-)
-WORKER_KEYS = frozenset(
-    {
-        "name",
-        "queues",
-        "kind",
-        "cpu",
-        "memory",
-        "minInstances",
-        "maxInstances",
-        "concurrency",
-        "pool",
+        "rollout",
     }
 )
 TASKS_KEYS = frozenset({"timeLimitSeconds", "resultTtlSeconds"})
@@ -48,17 +35,7 @@ CPU_MEMORY_MIB: dict[str, tuple[int, int]] = {
     "6": (4096, 24576),
     "8": (4096, 32768),
 }
-# The pools the worker image accepts (services/worker/worker/config.py): only those whose SIGTERM
-# path is tested. Anything else would pass preview and crash-loop on Cloud Run.
-WORKER_POOLS = ("threads", "prefork")
 MEMORY_RE = re.compile(r"^([1-9][0-9]*)(Mi|Gi)$")
-WORKER_NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")
-QUEUE_NAME_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,62}$")
-
-DEFAULT_WORKERS: list[dict[str, Any]] = [
-    {"name": "fast", "queues": ["high", "default"]},
-    {"name": "bulk", "queues": ["low"]},
-]
 
 
 @dataclass(frozen=True)
@@ -75,20 +52,9 @@ class ApiSettings:
     max_instances: int
     concurrency: int
     timeout_seconds: int
+    rollout: ApiRolloutSettings
     # How long an Idempotency-Key (and a scheduler tick's key) is remembered: IDEMPOTENCY_WINDOW_SECONDS.
     idempotency_window_seconds: int
-
-
-@dataclass(frozen=True)
-class WorkerGroupSettings:
-    name: str
-    queues: tuple[str, ...]
-    kind: WorkerKind
-    size: ContainerSize
-    min_instances: int
-    max_instances: int
-    concurrency: int
-    pool: str
 
 
 @dataclass(frozen=True)
@@ -105,7 +71,7 @@ def memory_mib(memory: str) -> int:
     return amount * 1024 if unit == "Gi" else amount
 
 
-def _container_size(
+def container_size(
     reader: ConfigReader, key: str, cpu: Any, memory: Any, default: ContainerSize
 ) -> ContainerSize:
     cpu_text = (
@@ -129,7 +95,7 @@ def _container_size(
     return ContainerSize(cpu=cpu_text, memory=memory_text)
 
 
-def _min_max(reader: ConfigReader, key: str, minimum: int, maximum: int) -> None:
+def min_max(reader: ConfigReader, key: str, minimum: int, maximum: int) -> None:
     if minimum > maximum:
         reader.fail(
             f"{key}.minInstances",
@@ -146,10 +112,10 @@ def read_api(reader: ConfigReader) -> ApiSettings:
     max_instances = reader.integer(
         "api.maxInstances", cfg.get("maxInstances"), 10, 1, 1000
     )
-    _min_max(reader, "api", min_instances, max_instances)
+    min_max(reader, "api", min_instances, max_instances)
     return ApiSettings(
         public=reader.boolean("api.public", cfg.get("public"), False),
-        size=_container_size(
+        size=container_size(
             reader, "api", cfg.get("cpu"), cfg.get("memory"), ContainerSize("1", "512Mi")
         ),
         min_instances=min_instances,
@@ -160,6 +126,7 @@ def read_api(reader: ConfigReader) -> ApiSettings:
         timeout_seconds=reader.integer(
             "api.timeoutSeconds", cfg.get("timeoutSeconds"), 60, 1, 3600
         ),
+        rollout=read_api_rollout(reader, cfg.get("rollout")),
         idempotency_window_seconds=reader.integer(
             "api.idempotencyWindowSeconds",
             cfg.get("idempotencyWindowSeconds"),
@@ -168,113 +135,6 @@ def read_api(reader: ConfigReader) -> ApiSettings:
             30 * 86_400,
         ),
     )
-
-
-def read_workers(
-    reader: ConfigReader, egress: Egress
-) -> tuple[WorkerGroupSettings, ...]:
-    raw = reader.json_value("workers")
-    if raw is None:
-        raw = DEFAULT_WORKERS
-    if not isinstance(raw, list) or not raw:
-        reader.fail(
-            "workers", raw, "a non-empty list of worker groups ({name, queues, ...})"
-        )
-        return ()
-    groups: list[WorkerGroupSettings] = []
-    seen_names: set[str] = set()
-    seen_queues: dict[str, str] = {}
-    for index, item in enumerate(raw):
-        key = f"workers[{index}]"
-        cfg = reader.object(key, WORKER_KEYS, item)
-        if not cfg:
-            if item is not None and isinstance(item, dict):
-                reader.fail(key, item, "an object with at least name and queues")
-            continue
-        name = reader.text(
-            f"{key}.name",
-            cfg.get("name"),
-            "",
-            WORKER_NAME_RE,
-            "1-10 chars of a-z 0-9, starting with a letter",
-        )
-        if "name" not in cfg:
-            reader.fail(
-                f"{key}.name", None, "1-10 chars of a-z 0-9, starting with a letter"
-            )
-        if name and name in seen_names:
-            reader.fail(f"{key}.name", name, "a name no other worker group uses")
-        seen_names.add(name)
-        queues = _queues(reader, key, cfg.get("queues"), name, seen_queues)
-        kind: WorkerKind = reader.choice(
-            f"{key}.kind", cfg.get("kind"), "service", ("service", "workerPool")
-        )
-        if kind == "workerPool" and egress != "direct":
-            reader.fail(
-                f"{key}.kind",
-                kind,
-                "service, or workerPool together with network.egress: direct "
-                "(worker pools cannot use a VPC connector)",
-            )
-        # A Celery worker consumes outside requests: with fewer than one instance it never runs.
-        min_instances = reader.integer(
-            f"{key}.minInstances", cfg.get("minInstances"), 1, 1, 1000
-        )
-        max_instances = reader.integer(
-            f"{key}.maxInstances", cfg.get("maxInstances"), 3, 1, 1000
-        )
-        _min_max(reader, key, min_instances, max_instances)
-        groups.append(
-            WorkerGroupSettings(
-                name=name,
-                queues=queues,
-                kind=kind,
-                size=_container_size(
-                    reader,
-                    key,
-                    cfg.get("cpu"),
-                    cfg.get("memory"),
-                    ContainerSize("1", "1Gi"),
-                ),
-                min_instances=min_instances,
-                max_instances=max_instances,
-                concurrency=reader.integer(
-                    f"{key}.concurrency", cfg.get("concurrency"), 50, 1, 1000
-                ),
-                pool=reader.choice(
-                    f"{key}.pool", cfg.get("pool"), "threads", WORKER_POOLS
-                ),
-            )
-        )
-    return tuple(groups)
-
-
-def _queues(
-    reader: ConfigReader,
-    key: str,
-    queues_raw: Any,
-    group: str,
-    seen_queues: dict[str, str],
-) -> tuple[str, ...]:
-    if isinstance(queues_raw, str):
-        queues_raw = [q.strip() for q in queues_raw.split(",")]
-    queues: list[str] = []
-    if not isinstance(queues_raw, list) or not queues_raw:
-        reader.fail(f"{key}.queues", queues_raw, "a non-empty list of queue names")
-        return ()
-    for queue in queues_raw:
-        if not isinstance(queue, str) or not QUEUE_NAME_RE.fullmatch(queue):
-            reader.fail(f"{key}.queues", queue, "queue names of a-z 0-9 _ . -")
-        elif queue in seen_queues:
-            reader.fail(
-                f"{key}.queues",
-                queue,
-                f"a queue not already consumed by worker group {seen_queues[queue]!r}",
-            )
-        else:
-            seen_queues[queue] = group
-            queues.append(queue)
-    return tuple(queues)
 
 
 def read_tasks(reader: ConfigReader) -> TaskSettings:

@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from pulumi_policy import (
     EnforcementLevel,
     Policy,
-    PolicyConfigSchema,
     PolicyResource,
     ReportViolation,
     ResourceValidationArgs,
@@ -138,7 +137,7 @@ def deletion_protection_policy(
         if args.resource_type not in rules.DELETION_PROTECTION_DEFAULTS:
             return
         stack_name = stack()
-        if not rules.is_prod(stack_name, rules.prod_stacks(args.get_config())):
+        if not rules.is_prod(stack_name):
             return
         problems = rules.check_deletion_protection(
             args.name,
@@ -157,16 +156,6 @@ def deletion_protection_policy(
         ),
         validate=validate,
         enforcement_level=EnforcementLevel.MANDATORY,
-        config_schema=PolicyConfigSchema(
-            properties={
-                "prodStacks": {
-                    "type": "array",
-                    "items": {"type": "string"},
-                    "default": list(rules.DEFAULT_PROD_STACKS),
-                    "description": "Stack names treated as production.",
-                }
-            }
-        ),
     )
 
 

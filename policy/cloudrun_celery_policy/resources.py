@@ -13,6 +13,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from task_contract.deployment import ROLE_LABEL, WORKER_ROLE
+
 SERVICE = "gcp:cloudrunv2/service:Service"
 WORKER_POOL = "gcp:cloudrunv2/workerPool:WorkerPool"
 REDIS_INSTANCE = "gcp:redis/instance:Instance"
@@ -29,8 +31,8 @@ SERVICE_IAM_RESOURCES = (SERVICE_IAM_MEMBER, SERVICE_IAM_BINDING, SERVICE_IAM_PO
 # outputs (AnalyzeStack). As a second marker, a service declared inside infra's
 # ``WorkerService`` component also counts: the component type is part of the resource URN, so
 # a worker whose label was forgotten is still held to the worker rules.
-WORKER_LABEL_KEY = "role"
-WORKER_LABEL_VALUE = "worker"
+WORKER_LABEL_KEY = ROLE_LABEL
+WORKER_LABEL_VALUE = WORKER_ROLE
 WORKER_COMPONENT = "WorkerService"
 
 

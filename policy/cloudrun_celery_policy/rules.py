@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pulumi_policy.proxy import UnknownValueError
+from task_contract.deployment import is_prod_stack
 
 from .resources import (
     REDIS_INSTANCE,
@@ -287,26 +288,17 @@ def check_images(name: str, resource_type: str, props: Mapping[str, Any]) -> lis
 
 # --- 5. Deletion protection in prod ----------------------------------------------------------
 
-DEFAULT_PROD_STACKS: tuple[str, ...] = ("prod",)
-
-
-def prod_stacks(config: Mapping[str, Any]) -> tuple[str, ...]:
-    """The stacks treated as production: policy config ``prodStacks``, default ``["prod"]``."""
-    configured = config.get("prodStacks")
-    if isinstance(configured, Sequence) and not isinstance(configured, str):
-        return tuple(str(stack) for stack in configured)
-    return DEFAULT_PROD_STACKS
-
-
-def is_prod(stack: str | None, prod: Sequence[str]) -> bool:
+def is_prod(stack: str | None) -> bool:
     """Whether ``stack`` (short or ``org/project/stack``) is a production stack.
 
+    The definition is the Pulumi program's (``prod`` or ``prod-*``, task_contract.deployment),
+    so the program's prod checks and this rule always agree on which stacks they cover.
     An unknown stack counts as production: failing closed costs a confusing message on a
     hand-run pack, failing open would let an unprotected prod resource through.
     """
     if not stack:
         return True
-    return stack in prod or stack.rsplit("/", 1)[-1] in prod
+    return is_prod_stack(stack)
 
 
 # Cloud Run v2 services and worker pools default deletion_protection to true in pulumi-gcp
@@ -352,7 +344,6 @@ def check_deletion_protection(
 
 
 __all__ = [
-    "DEFAULT_PROD_STACKS",
     "check_deletion_protection",
     "check_env_secrets",
     "check_images",
@@ -362,7 +353,6 @@ __all__ = [
     "iam_target_service",
     "image_problem",
     "is_prod",
-    "prod_stacks",
     "public_invoker_members",
     "secret_looking_name",
 ]

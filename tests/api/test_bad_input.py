@@ -107,9 +107,12 @@ def test_body_at_the_limit_is_accepted(client_factory: Callable[..., TestClient]
     assert response.status_code == 202, response.text
 
 
-@pytest.mark.parametrize("task_id", ["nope", "123", "00000000-0000-0000-0000-00000000000g", "a" * 300])
-def test_malformed_task_id_is_422(client: TestClient, task_id: str) -> None:
-    assert client.get(f"/v1/tasks/{task_id}", headers=AUTH).status_code == 422
+@pytest.mark.parametrize("task_id", ["nope", "123", "00000000-0000-0000-0000-00000000000g", "a" * 300, "add"])
+def test_get_on_anything_but_a_task_id_is_405(client: TestClient, task_id: str) -> None:
+    # A segment that is not a UUID is an enqueue path (POST only), whether or not the task exists.
+    response = client.get(f"/v1/tasks/{task_id}", headers=AUTH)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
 
 
 def test_unknown_task_id_is_404(client: TestClient) -> None:
@@ -135,7 +138,7 @@ def test_unexpected_errors_are_a_json_500_without_traceback(client: TestClient) 
     def explode() -> None:
         raise RuntimeError("secret internals")
 
-    client.app.state.broker.ping = explode  # type: ignore[attr-defined]
+    client.app.state.redis.ping = explode  # type: ignore[attr-defined]
 
     response = client.get("/readyz")
 

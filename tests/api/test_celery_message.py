@@ -13,10 +13,10 @@ import json
 from typing import Any
 
 import pytest
-from api.broker import Broker
-from api.celery_message import fast_kwargsrepr
+from api.celery_message import MessageBuilder, fast_kwargsrepr, publisher_app
+from api.redis_clients import RedisClients
+from api.submission import MemoryWatch, Submitter
 from celery.utils.saferepr import saferepr
-from api.publisher import publish
 from kombu.transport.redis import PRIORITY_STEPS
 from task_contract import TASKS, TaskSpec
 
@@ -58,18 +58,23 @@ def assert_same_entry(celery_entry: dict[str, Any], api_entry: dict[str, Any]) -
 def test_the_api_publishes_what_send_task_publishes(
     redis_server: RedisServer, spec: TaskSpec, kwargs: dict[str, Any]
 ) -> None:
-    broker = Broker.from_settings(broker_settings(redis_server), max_connections=10)
+    settings = broker_settings(redis_server)
+    celery = publisher_app(settings)
     redis_server.client().flushall()
 
-    broker.celery.send_task(spec.name, kwargs=kwargs, queue=spec.queue, task_id=TASK_ID, retry=False)
+    celery.send_task(spec.name, kwargs=kwargs, queue=spec.queue, task_id=TASK_ID, retry=False)
     redis_server.client().delete(*redis_server.client().keys("_kombu.binding*"))  # send_task's declare
     celery_list, celery_entry = only_entry(redis_server)
 
     async def api_publish() -> None:
+        redis = RedisClients.from_settings(settings, max_connections=10)
+        submitter = Submitter(redis, MessageBuilder(celery), MemoryWatch(redis.broker_client), 60, 1.0, {},
+                              new_task_id=lambda: TASK_ID)
         try:
-            await publish(broker, spec, kwargs, TASK_ID)
+            await submitter.submit(spec, kwargs, None)
         finally:
-            await broker.aclose()
+            await redis.aclose()
+            celery.close()
 
     asyncio.run(api_publish())
     redis_server.client().delete(f"cloudrun_celery:submitted:{TASK_ID}")
@@ -85,17 +90,17 @@ def test_the_api_publishes_what_send_task_publishes(
 
 @pytest.mark.parametrize("priority", [0, 1, 3, 5, 6, 9, 12])
 def test_priorities_go_to_the_same_list_as_with_send_task(redis_server: RedisServer, priority: int) -> None:
-    broker = Broker.from_settings(broker_settings(redis_server), max_connections=10)
+    celery = publisher_app(broker_settings(redis_server))
     spec = TASKS["add"]
     try:
-        broker.celery.send_task(
+        celery.send_task(
             spec.name, kwargs={"x": 1, "y": 1}, queue=spec.queue, task_id=TASK_ID, priority=priority, retry=False
         )
         redis_server.client().delete(*redis_server.client().keys("_kombu.binding*"))
         celery_list, celery_entry = only_entry(redis_server)
-        api_list, raw = broker.messages.build(spec.name, {"x": 1, "y": 1}, spec.queue, TASK_ID, priority=priority)
+        api_list, raw = MessageBuilder(celery).build(spec.name, {"x": 1, "y": 1}, spec.queue, TASK_ID, priority=priority)
     finally:
-        broker.close()
+        celery.close()
 
     assert api_list == celery_list
     assert celery_list in [spec.queue, *(f"{spec.queue}\x06\x16{step}" for step in PRIORITY_STEPS[1:])]

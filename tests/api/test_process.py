@@ -34,7 +34,7 @@ def test_every_output_line_is_a_cloud_logging_json_entry(
     assert all({"message", "logger", "time"} <= entry.keys() for entry in entries)
     access = [entry for entry in entries if entry["logger"] == "uvicorn.access"]
     assert [(e["httpRequest"]["requestMethod"], e["httpRequest"]["status"]) for e in access] == [
-        ("GET", 200), ("POST", 202), ("GET", 422), ("GET", 503)  # the first is start()'s /healthz probe
+        ("GET", 200), ("POST", 202), ("GET", 405), ("GET", 503)  # the first is start()'s /healthz probe
     ]
     assert any(
         entry["severity"] == "WARNING" and entry["message"].startswith("readiness check failed") for entry in entries

@@ -76,7 +76,9 @@ def test_a_failing_task_reports_its_error_without_a_traceback(
     worker_factory: Callable[..., WorkerProcess],
     api_factory: Callable[..., ApiProcess],
 ) -> None:
-    worker_factory(redis_server)
+    # Loopback is refused by external_call's egress guard unless allowed: allow it, so the
+    # failure is the connection's own.
+    worker_factory(redis_server, EXTERNAL_CALL_ALLOWED_HOSTS="127.0.0.1", EXTERNAL_CALL_ALLOWED_NETWORKS="127.0.0.1/32")
     api = api_factory(redis_server)
     closed_port = free_port()  # nothing listens: every attempt is refused, retries run out
     with api.client() as http:
@@ -85,7 +87,7 @@ def test_a_failing_task_reports_its_error_without_a_traceback(
         raw = http.get(f"/v1/tasks/{task_id}", headers=api.auth_headers).text
 
     assert status["state"] == "FAILURE"
-    assert status["error"]["type"] == "URLError"
+    assert status["error"]["type"] == "ConnectionRefusedError"
     assert "Connection refused" in status["error"]["message"]
     assert status["result"] is None
     assert "Traceback" not in raw and 'File "' not in raw

@@ -32,7 +32,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import hashlib
-import json
 import os
 import runpy
 import sys
@@ -57,6 +56,8 @@ from pulumi.runtime.mocks import (
 )
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _ensure_event_loop
+
+from cost.stack_file import config_string
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PROGRAM_DIR = PROJECT_ROOT / "infra"
@@ -163,25 +164,15 @@ def stack_config(
     secret_keys: list[str] = []
     for key, value in raw.items():
         if key in secret_overrides:
-            config[key] = _config_string(value.value)
+            config[key] = config_string(value.value)
             secret_keys.append(key)
         elif isinstance(value, dict) and set(value) == {"secure"}:
             # Encrypted in the stack file; the CLI would decrypt it. Mocks get a stand-in.
             config[key] = f"mock-secret-for-{key}"
             secret_keys.append(key)
         else:
-            config[key] = _config_string(value)
+            config[key] = config_string(value)
     return config, secret_keys
-
-
-def _config_string(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    return json.dumps(value)
 
 
 def _has_secret(value: Any) -> bool:
@@ -271,6 +262,7 @@ class ProgramMocks(Mocks):
             outputs["member"] = f"serviceAccount:{outputs['email']}"
         elif typ == "gcp:cloudrunv2/service:Service":
             outputs["uri"] = f"https://{name}-abc123de-ew.a.run.app"
+            outputs["latestCreatedRevision"] = f"{name}-00001-new"
         elif typ == "gcp:redis/instance:Instance":
             tls = args.inputs.get("transitEncryptionMode") == "SERVER_AUTHENTICATION"
             outputs["host"] = "10.20.0.3"

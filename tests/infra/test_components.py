@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from tests.infra.harness import (
     MockedResource,
     ProgramRun,
     run_program_full,
+    stack_config,
 )
 
 RUN_SERVICE = "gcp:cloudrunv2/service:Service"
@@ -229,8 +231,18 @@ def test_each_secret_is_readable_only_by_the_workloads_that_need_it(
     assert readers[f"{prefix}-api-keys"] == {api}
     assert readers[f"{prefix}-redis-url"] == {api, *workers, *flower}
     assert readers[f"{prefix}-redis-ca"] == {api, *workers, *flower}
-    for name in stack_file(stack_run.stack).get("appSecrets", []):
-        assert readers[f"{prefix}-{name}"] == {api, *workers}
+    by_group = {w["name"]: w for w in stack_file(stack_run.stack)["workers"]}
+    for entry in stack_file(stack_run.stack).get("appSecrets", []):
+        if isinstance(entry, str):
+            assert readers[f"{prefix}-{entry}"] == {api, *workers}
+            continue
+        expected = {
+            api
+            if consumer == "api"
+            else f"serviceAccount:{prefix}-wkr-{by_group[consumer]['name']}@{project}.iam.gserviceaccount.com"
+            for consumer in entry["consumers"]
+        }
+        assert readers[f"{prefix}-{entry['name']}"] == expected
     assert set(readers) == {s.inputs["secretId"] for s in stack_run.of_type(SECRET)}
 
 
@@ -463,6 +475,9 @@ def test_exports(stack_run: ProgramRun) -> None:
     exports = stack_run.exports
     assert set(exports) == {
         "api_url",
+        "api_candidate_url",
+        "api_latest_revision",
+        "api_serving_revision",
         "worker_services",
         "registry_url",
         "redis_host",
@@ -483,3 +498,72 @@ def test_components_parent_their_resources(stack_run: ProgramRun) -> None:
             assert resource.parent_type and resource.parent_type.startswith(
                 "cloudrun-celery:infra:"
             ), resource.urn
+
+
+def test_an_app_secret_reaches_only_its_consumers() -> None:
+    # Least privilege per secret: the grant and the env var go to the named workloads only.
+    run = run_program_full(
+        "dev",
+        {
+            "appSecrets": [
+                {"name": "stripe-key", "consumers": ["fast"]},
+                {"name": "webhook-key", "consumers": ["api", "bulk"]},
+                "shared-key",
+            ]
+        },
+    )
+    readers = _readers(run)
+    account = "serviceAccount:celery-dev-{}@my-gcp-project-dev.iam.gserviceaccount.com"
+    api, fast, bulk = (account.format(n) for n in ("api", "wkr-fast", "wkr-bulk"))
+    assert readers["celery-dev-stripe-key"] == {fast}
+    assert readers["celery-dev-webhook-key"] == {api, bulk}
+    assert readers["celery-dev-shared-key"] == {api, fast, bulk}
+    (api_service,) = [s for s in run.of_type(RUN_SERVICE) if s.name == "api"]
+    envs = {
+        "api": env_of(api_service.inputs["template"]["containers"][0]),
+        **{
+            name: env_of(w.inputs["template"]["containers"][0])
+            for name, w in worker_workloads(run).items()
+        },
+    }
+    holders = {
+        var: {w for w, env in envs.items() if var in env}
+        for var in ("STRIPE_KEY", "WEBHOOK_KEY", "SHARED_KEY")
+    }
+    assert holders == {
+        "STRIPE_KEY": {"fast"},
+        "WEBHOOK_KEY": {"api", "bulk"},
+        "SHARED_KEY": {"api", "fast", "bulk"},
+    }
+
+
+def test_worker_request_knobs_come_from_config() -> None:
+    # Once hard-coded (10 requests, 30 s): now workers[].requestConcurrency / requestTimeoutSeconds.
+    workers = json.loads(stack_config("dev")[0]["cloudrun-celery:workers"])
+    workers[0] = {**workers[0], "requestConcurrency": 4, "requestTimeoutSeconds": 45}
+    run = run_program_full("dev", {"workers": workers})
+    fast = worker_workloads(run)["fast"].inputs["template"]
+    bulk = worker_workloads(run)["bulk"].inputs["template"]
+    assert (fast["maxInstanceRequestConcurrency"], fast["timeout"]) == (4, "45s")
+    assert (bulk["maxInstanceRequestConcurrency"], bulk["timeout"]) == (10, "30s")
+
+
+def test_broker_persistence_per_tier(prod: ProgramRun) -> None:
+    # Prod: HA plus hourly RDB snapshots; dev: off unless configured (docs/broker-durability.md).
+    (redis,) = prod.of_type("gcp:redis/instance:Instance")
+    assert redis.inputs["tier"] == "STANDARD_HA"
+    assert redis.inputs["persistenceConfig"] == {
+        "persistenceMode": "RDB",
+        "rdbSnapshotPeriod": "ONE_HOUR",
+    }
+    dev_redis = json.loads(stack_config("dev")[0]["cloudrun-celery:redis"])
+    for period, expected in [
+        (None, {"persistenceMode": "DISABLED"}),
+        ("SIX_HOURS", {"persistenceMode": "RDB", "rdbSnapshotPeriod": "SIX_HOURS"}),
+    ]:
+        dev_redis["snapshotPeriod"] = period
+        run = run_program_full(
+            "dev", {"redis": {k: v for k, v in dev_redis.items() if v is not None}}
+        )
+        (instance,) = run.of_type("gcp:redis/instance:Instance")
+        assert instance.inputs["persistenceConfig"] == expected

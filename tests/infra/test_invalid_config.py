@@ -173,6 +173,29 @@ CASES: dict[str, tuple[str, dict[str, Any], list[str]]] = {
             "workers[1].queues: got 'default'; allowed: a queue not already consumed by worker group 'fast'"
         ],
     ),
+    "queue not in the task catalog": (
+        "dev",
+        with_worker(1, queues=["emails"]),
+        [
+            "workers[1].queues: got 'emails'; allowed: queues of the task catalog: high, default, low",
+        ],
+    ),
+    "catalog queue nobody consumes": (
+        "dev",
+        with_worker(0, queues=["high"]),
+        [
+            "workers: got \"no group consumes 'default'\"; allowed: every queue of the task catalog "
+            "(high, default, low) in exactly one group's queues; add 'default' to one",
+        ],
+    ),
+    "queue typo leaves its catalog queue unconsumed": (
+        "dev",
+        with_worker(1, queues=["lwo"]),
+        [
+            "workers[1].queues: got 'lwo'; allowed: queues of the task catalog",
+            "workers: got \"no group consumes 'low'\"",
+        ],
+    ),
     "worker group name": (
         "dev",
         with_worker(0, name="Fast!"),
@@ -208,6 +231,19 @@ CASES: dict[str, tuple[str, dict[str, Any], list[str]]] = {
         {"redis": {"tier": "BASIC", "memorySizeGb": 5}},
         ["redis.tier: got 'BASIC'; allowed: STANDARD_HA on the prod stack"],
     ),
+    "prod without broker snapshots": (
+        "prod",
+        {"redis": {"tier": "STANDARD_HA", "snapshotPeriod": "DISABLED"}},
+        [
+            "redis.snapshotPeriod: got 'DISABLED'; allowed: ONE_HOUR | SIX_HOURS | TWELVE_HOURS | "
+            "TWENTY_FOUR_HOURS on a prod stack"
+        ],
+    ),
+    "snapshot period": (
+        "dev",
+        with_field("redis", snapshotPeriod="HOURLY"),
+        ["redis.snapshotPeriod: got 'HOURLY'; allowed: DISABLED | ONE_HOUR"],
+    ),
     "prod without deletion protection": (
         "prod",
         {"deletionProtection": False},
@@ -233,6 +269,56 @@ CASES: dict[str, tuple[str, dict[str, Any], list[str]]] = {
         [
             "appSecrets: got 'redis-url'; allowed: a name that is not one of the stack's own secrets"
         ],
+    ),
+    "app secret consumer that is no workload": (
+        "dev",
+        {"appSecrets": [{"name": "stripe-key", "consumers": ["fats"]}]},
+        [
+            "appSecrets[0].consumers: got 'fats'; allowed: a non-empty list of workloads from api, fast, bulk"
+        ],
+    ),
+    "app secret without consumers": (
+        "dev",
+        {"appSecrets": [{"name": "stripe-key", "consumers": []}]},
+        ["appSecrets[0].consumers: got []; allowed: a non-empty list of workloads"],
+    ),
+    "app secret entry with an unknown key": (
+        "dev",
+        {"appSecrets": [{"name": "stripe-key", "consumers": ["api"], "readers": []}]},
+        ["appSecrets[0].readers: got []; allowed: one of the keys consumers, name"],
+    ),
+    "worker pool with maxInstances": (
+        "prod",
+        {"workers": [*dev_value("workers")[:1], {**dev_value("workers")[1], "kind": "workerPool", "maxInstances": 3}]},
+        [
+            "workers[1].maxInstances: got 3; allowed: unset: a worker pool runs minInstances instances "
+            "(manual scaling); maxInstances takes effect for pools once queue-depth autoscaling exists. Remove it"
+        ],
+    ),
+    "worker pool with a request knob": (
+        "prod",
+        {"workers": [*dev_value("workers")[:1], {"name": "bulk", "queues": ["low"], "kind": "workerPool", "requestTimeoutSeconds": 60}]},
+        [
+            "workers[1].requestTimeoutSeconds: got 60; allowed: unset: a worker pool serves no requests"
+        ],
+    ),
+    "worker request timeout": (
+        "dev",
+        with_worker(0, requestTimeoutSeconds=0),
+        ["workers[0].requestTimeoutSeconds: got 0; allowed: an integer from 1 to 3600"],
+    ),
+    "connector settings with direct egress": (
+        "prod",
+        {"network": {"egress": "direct", "subnetCidr": "10.20.0.0/24", "connector": {"minInstances": 2}}},
+        [
+            "network.connector: got {\"minInstances\": 2}; allowed: unset with network.egress: direct "
+            "(no connector is created"
+        ],
+    ),
+    "worker group named like the API": (
+        "dev",
+        with_worker(1, name="api"),
+        ["workers[1].name: got 'api'; allowed: a name other than 'api'"],
     ),
     "missing project": (
         "dev",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from task_contract.deployment import is_prod_stack
+
 from policy.cloudrun_celery_policy.policies import (
     deletion_protection_policy,
     prod_deletion_protection,
@@ -106,30 +108,25 @@ def test_dev_stack_is_not_held_to_it() -> None:
     assert validate_resource(DEV, SECRET, secret(), name="redis-url") == []
 
 
-def test_prod_stacks_come_from_policy_config() -> None:
-    staging = deletion_protection_policy(stack=lambda: "staging")
+@pytest.mark.parametrize(
+    ("stack", "prod"),
+    [
+        ("prod", True),
+        ("prod-eu", True),
+        ("acme/cloudrun-celery/prod-eu", True),
+        ("staging", False),
+        ("production", False),
+        ("dev-prod", False),
+    ],
+)
+def test_prod_is_what_the_program_calls_prod(stack: str, prod: bool) -> None:
+    # One definition (task_contract.deployment.is_prod_stack): the program refuses BASIC Redis
+    # and unprotected resources on exactly the stacks this rule holds to deletion protection.
+    policy = deletion_protection_policy(stack=lambda: stack)
     unprotected = redis_instance(deletionProtection=False)
-    assert validate_resource(staging, REDIS_INSTANCE, unprotected, name="broker") == []
-    config = {"prodStacks": ["prod", "staging"]}
-    assert (
-        len(
-            validate_resource(
-                staging, REDIS_INSTANCE, unprotected, name="broker", config=config
-            )
-        )
-        == 1
-    )
-    # Configuring prodStacks replaces the default list.
-    assert (
-        validate_resource(
-            PROD,
-            REDIS_INSTANCE,
-            unprotected,
-            name="broker",
-            config={"prodStacks": ["live"]},
-        )
-        == []
-    )
+    violations = validate_resource(policy, REDIS_INSTANCE, unprotected, name="broker")
+    assert len(violations) == (1 if prod else 0)
+    assert is_prod_stack(stack) is prod
 
 
 def test_stack_name_is_read_from_the_cli_environment(

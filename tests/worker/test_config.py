@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import http.server
 import ssl
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
 
 import pytest
 from task_contract import TASKS, BrokerSettings
@@ -31,7 +29,6 @@ from worker.tasks.flaky import (
     backoff_seconds,
 )
 
-from tests.support.ports import free_port
 from tests.support.worker_process import SOURCE_PATHS
 
 CLOUD_RUN_GRACE_SECONDS = 10
@@ -116,6 +113,7 @@ def test_queues_are_kept_in_priority_order(monkeypatch):
         ("WORKER_POOL", "solo", "prefork"),
         ("WORKER_QUEUES", "high,urgent", "comma-separated subset of high,default,low"),
         ("LOG_LEVEL", "loud", "DEBUG, INFO"),
+        ("EXTERNAL_CALL_ALLOWED_NETWORKS", "10.0.0.0/8,intranet", "comma-separated CIDRs"),
     ],
 )
 def test_bad_env_names_the_variable_the_value_and_the_fix(monkeypatch, variable, value, fix):
@@ -197,7 +195,7 @@ def test_health_check_interval_reaches_redis_py(redis_server):
     app = create_app(BrokerSettings(redis_url=redis_server.url), WorkerSettings())
     with app.connection_for_read() as connection:
         channel = connection.default_channel
-        assert type(channel).__module__ == "worker.broker"
+        assert type(channel).__module__ == "worker.redis_transport_patch"
         kwargs = channel.client.connection_pool.connection_kwargs
         assert kwargs["health_check_interval"] == BROKER_HEALTH_CHECK_INTERVAL_SECONDS
         assert kwargs["socket_timeout"] == REDIS_SOCKET_TIMEOUT_SECONDS
@@ -213,35 +211,4 @@ def test_thread_pool_cancels_nothing_but_lets_a_shutdown_through():
 
 
 def test_worker_uses_the_shutdown_aware_consumer(app):
-    assert app.conf.worker_consumer == "worker.pool:ShutdownAwareConsumer"
-
-
-def test_external_call_gets_the_url(app):
-    body = b"x" * 1234
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/v1/thing"
-        result = app.tasks["external_call"].apply(kwargs={"url": url}).get()
-    finally:
-        server.shutdown()
-    assert (result["status"], result["bytes"]) == (200, 1234)
-
-
-def test_external_call_retries_an_unreachable_url_a_bounded_number_of_times(app):
-    url = f"http://127.0.0.1:{free_port()}/"  # nothing listens there
-    result = app.tasks["external_call"].apply(kwargs={"url": url})
-    assert result.failed()
-    assert isinstance(result.result, urllib.error.URLError)
-    assert app.tasks["external_call"].max_retries == 3
+    assert app.conf.worker_consumer == "worker.consumer:WorkerConsumer"

@@ -1,12 +1,23 @@
-"""Bearer API keys, compared in constant time against every configured key."""
+"""Bearer API keys, compared in constant time against every configured key, reloaded from their file.
+
+Rotation without downtime (docs/api-keys.md): the keys file holds the old and the new key
+while clients move over, then only the new one. ``KeysFileReloader`` reads API_KEYS_FILE
+again every API_KEYS_RELOAD_SECONDS, so a removed key stops working within that time, with
+no restart. Each read reads the file's content (Cloud Run's secret volumes may not change a
+file's mtime), in a thread, so a slow read never blocks requests.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated
+
+import anyio.to_thread
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -24,23 +35,70 @@ class Caller:
     key_id: str
 
 
+log = logging.getLogger(__name__)
+
+
+def _callers(keys: Iterable[str]) -> dict[bytes, Caller]:
+    encoded = tuple(key.encode() for key in keys)
+    if not encoded:
+        raise ValueError("ApiKeys needs at least one key")
+    return {key: Caller(key_id=hashlib.sha256(key).hexdigest()[:16]) for key in encoded}
+
+
 class ApiKeys:
     def __init__(self, keys: Iterable[str]) -> None:
-        self._keys = tuple(key.encode() for key in keys)
-        if not self._keys:
-            raise ValueError("ApiKeys needs at least one key")
-        self._callers = {key: Caller(key_id=hashlib.sha256(key).hexdigest()[:16]) for key in self._keys}
+        self._callers = _callers(keys)
+
+    @property
+    def key_ids(self) -> set[str]:
+        return {caller.key_id for caller in self._callers.values()}
+
+    def replace(self, keys: Iterable[str]) -> None:
+        """Accept exactly ``keys`` from now on (one assignment: a request sees the old set or the new)."""
+        self._callers = _callers(keys)
 
     def identify(self, presented: str) -> Caller | None:
         """The caller whose key matches, or None; compares against all keys, whatever matches first."""
         candidate = presented.encode()
+        callers = self._callers
         matched: bytes | None = None
-        for key in self._keys:
+        for key in callers:
             if secrets.compare_digest(candidate, key):
                 matched = key
         if matched is None:
             return None
-        return self._callers[matched]
+        return callers[matched]
+
+
+@dataclass
+class KeysFileReloader:
+    """Every ``interval`` seconds, ``read()`` the keys again and swap them into ``keys`` if they changed.
+
+    A read that fails or finds no key keeps the current keys (an empty or half-written file
+    must not lock every client out) and logs an error that says what to fix.
+    """
+
+    keys: ApiKeys
+    read: Callable[[], tuple[str, ...]]
+    interval: float
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            await self.reload()
+
+    async def reload(self) -> None:
+        try:
+            fresh = await anyio.to_thread.run_sync(self.read)
+            if not fresh:
+                raise ValueError("the file has no key")
+        except (OSError, ValueError) as exc:
+            log.error("API keys not reloaded, the current keys stay valid: %s; fix API_KEYS_FILE", exc)
+            return
+        before = self.keys.key_ids
+        self.keys.replace(fresh)
+        if self.keys.key_ids != before:
+            log.info("API keys reloaded: %d key(s) valid", len(fresh))
 
 
 def _unauthorized(detail: str) -> HTTPException:

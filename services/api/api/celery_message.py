@@ -29,18 +29,20 @@ from __future__ import annotations
 
 import re
 import uuid
-from bisect import bisect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
 from celery import Celery
 from celery.utils.saferepr import saferepr
+from task_contract import BrokerSettings, celery_connection_config
 from kombu import serialization
 from kombu.entity import maybe_delivery_mode
-from kombu.transport.redis import PRIORITY_STEPS, Channel
+from kombu.transport.redis import Channel
 from kombu.transport.virtual.base import Base64
 from kombu.utils import json as kombu_json
+
+from api.priority_lists import list_for_priority
 
 # kombu's virtual transport defaults (Channel.body_encoding, default/min/max_priority).
 BODY_ENCODING: Final = Channel.body_encoding
@@ -57,6 +59,34 @@ _serialize: Callable[..., tuple[str, str, bytes]] = serialization.dumps
 _b64encode: Callable[[bytes], str] = _base64.encode
 # kombu's JSON (what the Redis transport's ``dumps`` is); untyped upstream.
 _json_dumps: Callable[[Any], str] = kombu_json.dumps
+
+
+def publisher_app(settings: BrokerSettings) -> Celery:
+    """A Celery app for tasks sent by name (the worker's code is never imported).
+
+    The API builds its messages with it (``celery_message``) and publishes them itself; its
+    settings are still those ``send_task`` would publish with (tests compare the two).
+
+    It has no result backend: ``send_task`` would otherwise SUBSCRIBE to every task's
+    result channel, a connection and a subscription per submission that the API never
+    reads (it polls results from Redis instead, see ``task_status``).
+    """
+    config = celery_connection_config(settings)
+    timeout = settings.redis_connect_timeout_seconds
+    config["broker_transport_options"] = {
+        **config["broker_transport_options"],
+        # A publish that gets no answer fails instead of blocking the thread.
+        "socket_timeout": timeout,
+    }
+    config.update(
+        result_backend=None,
+        broker_connection_timeout=timeout,
+        broker_connection_retry=False,
+        task_publish_retry=False,
+    )
+    app = Celery("cloudrun-celery-api", set_as_current=False)
+    app.conf.update(config)
+    return app
 
 
 _PLAIN_KEY: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -91,10 +121,8 @@ class Route:
 class MessageBuilder:
     """Builds ``(redis list, entry)`` for a task sent by name, as ``send_task`` + kombu's Redis transport would."""
 
-    def __init__(self, app: Celery, sep: str = Channel.sep, priority_steps: Sequence[int] = PRIORITY_STEPS) -> None:
+    def __init__(self, app: Celery) -> None:
         self.app = app
-        self.sep = sep
-        self.priority_steps = list(priority_steps)
         self.serializer: str = app.conf.task_serializer
         self._routes: dict[str, Route] = {}
         # What as_task_v2 would compute for every message sent by name without positional args.
@@ -113,11 +141,6 @@ class MessageBuilder:
             route = Route(queue_name, "", queue_name, _delivery_mode(mode))
             self._routes[queue_name] = route
         return route
-
-    def list_for_priority(self, queue: str, priority: int) -> str:
-        """kombu.transport.redis.Channel._q_for_pri + priority()."""
-        step = self.priority_steps[bisect(self.priority_steps, priority) - 1]
-        return f"{queue}{self.sep}{step}" if step else queue
 
     def build(
         self, task_name: str, kwargs: dict[str, Any], queue: str, task_id: str, priority: int | None = None
@@ -159,4 +182,4 @@ class MessageBuilder:
             clamped = max(min(int(properties["priority"]), MAX_PRIORITY), MIN_PRIORITY)
         except (TypeError, ValueError, KeyError):
             clamped = DEFAULT_PRIORITY
-        return self.list_for_priority(route.routing_key, clamped), _json_dumps(message)
+        return list_for_priority(route.routing_key, clamped), _json_dumps(message)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import math
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,25 +20,30 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
-from task_contract import (
-    QUEUES,
-    TASKS,
-    BrokerSettings,
-    TaskSpec,
-    celery_connection_config,
-)
+from task_contract import QUEUES, TASKS, BrokerSettings, TaskSpec
 
 from api import access_log
-from api.auth import ApiKeys
+from api.auth import ApiKeys, KeysFileReloader
 from api.body_limit import BodySizeLimit
-from api.broker import Broker, BrokerUnavailable
+from api.celery_message import MessageBuilder, publisher_app
 from api.core.config import ApiSettings
 from api.metrics import INVALID_PAYLOAD, PAYLOAD_TOO_LARGE, ApiMetrics
-from api.routes import health, tasks
+from api.redis_clients import BrokerFull, BrokerUnavailable, RedisClients
+from api.routes import dead_letters, health, tasks
+from api.submission import Backpressure, MemoryWatch, Submitter
 
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 5
+
+UNAVAILABLE_DETAIL = (
+    "broker unavailable: Redis did not answer in time or failed the command (the API log has the details). "
+    "The outcome is unknown: the task may or may not have been enqueued. Retrying with the same "
+    "Idempotency-Key is safe; without one a retry may enqueue it twice. Retry later"
+)
+BROKER_FULL_DETAIL = (
+    "Redis is at its memory limit and refused the write: nothing was enqueued; retry after Retry-After seconds"
+)
 
 _ENQUEUE_PATH = re.compile(rf"^{re.escape(tasks.router.prefix)}/(?P<name>[^/]+)$")
 
@@ -48,34 +56,64 @@ def _enqueued_spec(method: str, path: str) -> TaskSpec | None:
     return TASKS.get(match["name"])
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities as strings: JSON responses cannot carry them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
 def create_app(settings: ApiSettings | None = None, broker_settings: BrokerSettings | None = None) -> FastAPI:
     settings = settings if settings is not None else ApiSettings()
     broker_settings = broker_settings if broker_settings is not None else BrokerSettings()
-    broker = Broker.from_settings(broker_settings, settings.redis_max_connections)
-    transport = celery_connection_config(broker_settings)["broker_transport_options"]
-    metrics_kwargs: dict[str, Any] = {k: transport[k] for k in ("sep", "priority_steps") if k in transport}
-    if "priority_steps" in metrics_kwargs:
-        metrics_kwargs["steps"] = metrics_kwargs.pop("priority_steps")
-    metrics = ApiMetrics(TASKS.values(), broker.broker_redis, QUEUES, **metrics_kwargs)
+    redis = RedisClients.from_settings(broker_settings, settings.redis_max_connections)
+    celery = publisher_app(broker_settings)
+    metrics = ApiMetrics(TASKS.values(), redis.broker_redis, QUEUES)
+    api_keys = ApiKeys(settings.bearer_keys())
+    submitter = Submitter(
+        redis,
+        MessageBuilder(celery),
+        MemoryWatch(redis.broker_client),
+        idempotency_window_seconds=settings.idempotency_window_seconds,
+        memory_high_water=settings.redis_memory_high_water_percent / 100,
+        max_queue_lengths=settings.queue_length_limits(),
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        reloader = None
+        if settings.api_keys_file is not None:
+            keys = KeysFileReloader(api_keys, settings.bearer_keys, settings.api_keys_reload_seconds)
+            reloader = asyncio.get_running_loop().create_task(keys.run())
         yield
-        await broker.aclose()
+        if reloader is not None:
+            reloader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reloader
+        await redis.aclose()
+        celery.close()
 
     app = FastAPI(
         title="cloudrun-celery API",
         version="0.1.0",
         description="Enqueue Celery tasks by name and read their results. "
-        "Enqueue and status need `Authorization: Bearer <API key>`.",
+        "Enqueue, status and dead letters need `Authorization: Bearer <API key>`. "
+        "Every bad request body is a 422 (never a 400). A 503 means the outcome is unknown: "
+        "retry with the same `Idempotency-Key`.",
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.broker = broker
+    app.state.redis = redis
+    app.state.submitter = submitter
     app.state.metrics = metrics
-    app.state.api_keys = ApiKeys(settings.bearer_keys())
+    app.state.api_keys = api_keys
     app.include_router(health.router)
     app.include_router(tasks.router)
+    app.include_router(dead_letters.router)
 
     def count_too_large(scope: Scope) -> None:
         spec = _enqueued_spec(scope["method"], scope["path"])
@@ -85,31 +123,40 @@ def create_app(settings: ApiSettings | None = None, broker_settings: BrokerSetti
     access_log.install()
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, on_reject=count_too_large)
 
+    def retry_later(status_code: int, detail: str) -> JSONResponse:
+        return JSONResponse({"detail": detail}, status_code, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
     @app.exception_handler(BrokerUnavailable)
     async def broker_unavailable(request: Request, exc: BrokerUnavailable) -> JSONResponse:
-        return JSONResponse(
-            status_code=503,
-            content={"detail": f"broker unavailable: {exc}; retry later"},
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
+        # The cause (host, port, error) is in the log (RedisClients.call), not in the response.
+        return retry_later(503, UNAVAILABLE_DETAIL)
+
+    @app.exception_handler(BrokerFull)
+    async def broker_full(request: Request, exc: BrokerFull) -> JSONResponse:
+        return retry_later(429, BROKER_FULL_DETAIL)
+
+    @app.exception_handler(Backpressure)
+    async def backpressure(request: Request, exc: Backpressure) -> JSONResponse:
+        return retry_later(429, str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         spec = _enqueued_spec(request.method, request.url.path)
         if spec is not None and any(error.get("loc", ())[:1] == ("body",) for error in exc.errors()):
             metrics.failed(spec, INVALID_PAYLOAD)
-        return await request_validation_exception_handler(request, exc)
+        # The errors echo the input, which may hold NaN or Infinity: JSON cannot carry those.
+        return await request_validation_exception_handler(request, RequestValidationError(_finite(exc.errors())))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        # FastAPI answers 400 when the body is not even text (UnicodeDecodeError while
-        # parsing JSON); to a client that is one more invalid body: 422, like bad JSON.
-        if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+        # FastAPI answers 400 when it cannot parse the body for another reason than bad JSON
+        # syntax: not UTF-8, or nested too deeply for the parser (RecursionError). To a client
+        # that is one more invalid body, so 422 like every other (docs/runtime-contract.md).
+        if exc.status_code == 400 and exc.__cause__ is not None:
+            why = "nested too deeply" if isinstance(exc.__cause__, RecursionError) else "not UTF-8 encoded JSON"
             return await invalid_request(
                 request,
-                RequestValidationError(
-                    [{"type": "json_invalid", "loc": ("body",), "msg": "body is not UTF-8 encoded JSON", "input": {}}]
-                ),
+                RequestValidationError([{"type": "json_invalid", "loc": ("body",), "msg": f"body is {why}", "input": {}}]),
             )
         return await http_exception_handler(request, exc)
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import redis
-from kombu.transport.redis import PRIORITY_STEPS, Channel
 from prometheus_client import CollectorRegistry, Counter, disable_created_metrics
 from task_contract import TaskSpec
 
@@ -16,7 +15,8 @@ BROKER_UNAVAILABLE = "broker_unavailable"
 INVALID_PAYLOAD = "invalid_payload"
 IDEMPOTENCY_CONFLICT = "idempotency_conflict"
 PAYLOAD_TOO_LARGE = "payload_too_large"
-FAILURE_REASONS = (BROKER_UNAVAILABLE, INVALID_PAYLOAD, IDEMPOTENCY_CONFLICT, PAYLOAD_TOO_LARGE)
+BACKPRESSURE = "backpressure"  # 429: queue at MAX_QUEUE_LENGTH, or Redis near or at maxmemory
+FAILURE_REASONS = (BROKER_UNAVAILABLE, INVALID_PAYLOAD, IDEMPOTENCY_CONFLICT, PAYLOAD_TOO_LARGE, BACKPRESSURE)
 
 
 class ApiMetrics:
@@ -25,8 +25,6 @@ class ApiMetrics:
         tasks: Iterable[TaskSpec],
         broker_redis: redis.Redis,
         queues: Iterable[str],
-        sep: str = Channel.sep,
-        steps: Sequence[int] = PRIORITY_STEPS,
     ) -> None:
         # No `_created` series: a sample per counter label set that no dashboard uses.
         disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped upstream
@@ -55,7 +53,7 @@ class ApiMetrics:
             self.idempotent_replays.labels(spec.name, spec.queue)
             for reason in FAILURE_REASONS:
                 self.submission_failures.labels(spec.name, spec.queue, reason)
-        self.registry.register(QueueDepthCollector(broker_redis, queues, sep, steps))
+        self.registry.register(QueueDepthCollector(broker_redis, queues))
 
     def failed(self, spec: TaskSpec, reason: str) -> None:
         self.submission_failures.labels(spec.name, spec.queue, reason).inc()

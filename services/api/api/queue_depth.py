@@ -1,29 +1,23 @@
 """Queue depth per queue, read from the broker at scrape time (a Prometheus custom collector).
 
-kombu's Redis transport keeps each priority band of a queue in its own list: ``q`` for
-priority 0 and ``q\\x06\\x163``, ``q\\x06\\x166``, ``q\\x06\\x169`` for the higher steps
-(platform-facts §5). The depth is the sum of all of them. Messages a worker has reserved
-but not acked are not in these lists, so they are not counted.
+kombu keeps each priority band of a queue in its own list (``priority_lists``); the depth
+is the sum of all of them. Messages a worker has reserved but not acked are not in these
+lists, so they are not counted.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import redis
-from kombu.transport.redis import PRIORITY_STEPS, Channel
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from api.broker import BROKER_ERRORS
+from api.priority_lists import priority_lists
+from api.redis_clients import BROKER_ERRORS
 
 log = logging.getLogger(__name__)
-
-
-def priority_lists(queue: str, sep: str = Channel.sep, steps: Sequence[int] = PRIORITY_STEPS) -> list[str]:
-    """The Redis lists that hold ``queue``'s messages, one per priority step."""
-    return [queue if step == 0 else f"{queue}{sep}{step}" for step in steps]
 
 
 class QueueDepthCollector(Collector):
@@ -33,11 +27,9 @@ class QueueDepthCollector(Collector):
         self,
         client: redis.Redis,
         queues: Iterable[str],
-        sep: str = Channel.sep,
-        steps: Sequence[int] = PRIORITY_STEPS,
     ) -> None:
         self.client = client
-        self.lists = {queue: priority_lists(queue, sep, steps) for queue in queues}
+        self.lists = {queue: priority_lists(queue) for queue in queues}
 
     def depths(self) -> dict[str, int]:
         pipe = self.client.pipeline(transaction=False)

@@ -37,3 +37,32 @@ class ErrorResponse(BaseModel):
 
 class HealthResponse(BaseModel):
     status: str
+
+
+# What each error of an enqueue means for a retry (the OpenAPI `responses` of every enqueue route).
+UNAUTHORIZED: dict[str, Any] = {
+    "model": ErrorResponse,
+    "description": "Missing or invalid bearer API key. Nothing was done; retrying with the same key fails the same way.",
+}
+UNAVAILABLE: dict[str, Any] = {
+    "model": ErrorResponse,
+    "description": "Redis did not answer in time or failed the command. **The outcome is unknown**: the task "
+    "may or may not have been enqueued. Retrying with the same `Idempotency-Key` is safe (it returns the task "
+    "if it was enqueued, or enqueues it once); a retry without a key may enqueue it twice. Retry after "
+    "`Retry-After` seconds.",
+}
+ENQUEUE_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: UNAUTHORIZED,
+    409: {"model": ErrorResponse, "description": "The Idempotency-Key was already used, within the window, for "
+          "another task or payload. Nothing was enqueued; do not retry with that key: send a new key for a new "
+          "submission."},
+    413: {"model": ErrorResponse, "description": "The body is over MAX_BODY_BYTES. Nothing was enqueued; "
+          "retrying the same body fails the same way: send a smaller payload."},
+    422: {"description": "The body is not valid JSON (malformed, not UTF-8, nested too deeply, or with a NaN or "
+          "infinite number), does not match the task's payload schema, or a header is invalid. Every bad body "
+          "is a 422, never a 400. Nothing was enqueued; retrying the same request fails the same way: fix it."},
+    429: {"model": ErrorResponse, "description": "Back-pressure: the task's queue is at its maximum length "
+          "(MAX_QUEUE_LENGTH) or Redis is near or at its memory limit. Nothing was enqueued; retry after "
+          "`Retry-After` seconds (with the same Idempotency-Key, if you sent one)."},
+    503: UNAVAILABLE,
+}

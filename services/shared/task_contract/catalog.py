@@ -1,8 +1,4 @@
-"""Queues, task names, routing and payload models: declared once, here.
-
-The queue order is the priority order. A worker consuming ``high,default`` always
-drains ``high`` first (the Redis transport polls queues in the order given).
-"""
+"""Task names, routing and payload models: declared once, here (queues: ``queues.py``)."""
 
 from __future__ import annotations
 
@@ -11,7 +7,9 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
-QUEUES: Final = ("high", "default", "low")
+from task_contract.queues import QUEUES
+
+__all__ = ["QUEUES", "TASKS", "TaskSpec", "UnknownTaskError", "spec_for", "task_routes"]
 
 
 class Payload(BaseModel):

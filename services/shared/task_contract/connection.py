@@ -109,7 +109,8 @@ def celery_connection_config(settings: BrokerSettings) -> dict[str, Any]:
     The worker adds its reliability settings on top (services/worker).
     """
     transport_options: dict[str, Any] = {
-        # Must exceed the longest task (platform-facts §5); set in all three places.
+        # Must exceed the longest task, or a running task is delivered again; Celery reads it
+        # in all three places (docs/broker-durability.md, "Visibility timeout").
         "visibility_timeout": settings.visibility_timeout,
         "socket_connect_timeout": settings.redis_connect_timeout_seconds,
         # Drain queues in the order given (high before default before low).

@@ -11,8 +11,9 @@ from task_contract.cloud_logging import configure_logging
 
 # Imported for their effects: the task counters connect to Celery's signals, and the tasks
 # (shared_task) register on every app created below.
-from worker import metrics, tasks
+from worker import dead_letters, metrics, tasks
 from worker.config import WorkerSettings, celery_config, load_settings
+from worker.consumer import RequeueCancelled
 from worker.health import ConsumingProbe, HealthServer
 
 __all__ = ["app", "create_app", "metrics", "tasks"]
@@ -30,6 +31,8 @@ def create_app(broker: BrokerSettings | None = None, settings: WorkerSettings | 
     app.config_from_object(celery_config(broker, settings))
     app.steps["worker"].add(HealthServer)
     app.steps["consumer"].add(ConsumingProbe)
+    app.steps["consumer"].add(RequeueCancelled)
+    dead_letters.install()
 
     missing = sorted(set(TASKS) - set(app.tasks))
     if missing:

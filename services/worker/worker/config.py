@@ -14,6 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from task_contract import QUEUES, BrokerSettings, celery_connection_config
 from task_contract.connection import redact
 
+from worker.egress import EgressPolicy, parse_hosts, parse_networks
+
 # Only pools whose SIGTERM path is tested (tests/worker/test_faults.py). solo is left out: a
 # SIGTERM during a task fails that task (Celery's solo pool cannot cancel it) instead of requeueing it.
 PoolName = Literal["threads", "prefork"]
@@ -34,12 +36,15 @@ BROKER_HEALTH_CHECK_INTERVAL_SECONDS: Final = 5
 # event loop forever. Redis answers in milliseconds; must exceed kombu's 1 s BRPOP timeout.
 REDIS_SOCKET_TIMEOUT_SECONDS: Final = 5
 
-BROKER_TRANSPORT_CLASS: Final = "worker.broker:Transport"
+# Retries of a result write that meets a connection error (see result_backend_always_retry below).
+RESULT_WRITE_RETRIES: Final = 10
+
+BROKER_TRANSPORT_CLASS: Final = "worker.redis_transport_patch:Transport"
 
 # The celery import path of the default pool: Celery's thread pool with a shutdown that does not
 # wait for running threads (see worker.pool).
 THREAD_POOL_CLASS: Final = "worker.pool:ThreadTaskPool"
-CONSUMER_CLASS: Final = "worker.pool:ShutdownAwareConsumer"
+CONSUMER_CLASS: Final = "worker.consumer:WorkerConsumer"
 
 _HINTS: Final = {
     "WORKER_QUEUES": f"a comma-separated subset of {','.join(QUEUES)}, e.g. WORKER_QUEUES=high,default",
@@ -47,6 +52,7 @@ _HINTS: Final = {
     "WORKER_CONCURRENCY": "an integer from 1 to 1000 (threads: 50 suits I/O-bound work)",
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
     "PORT": "an integer from 1 to 65535 (Cloud Run sets it)",
+    "EXTERNAL_CALL_ALLOWED_NETWORKS": "comma-separated CIDRs, e.g. 10.8.0.0/24,192.168.1.7",
 }
 
 
@@ -60,6 +66,9 @@ class WorkerSettings(BaseSettings):
     worker_concurrency: int = Field(default=50, ge=1, le=1000)
     log_level: LogLevel = "INFO"
     port: int = Field(default=8080, ge=1, le=65535, description="The health endpoint's port.")
+    # external_call's egress rules (worker.egress): no URL is fetched until its host is allowed.
+    external_call_allowed_hosts: str = ""
+    external_call_allowed_networks: str = ""
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -79,6 +88,16 @@ class WorkerSettings(BaseSettings):
         if not names or unknown:
             raise ValueError(f"unknown queue(s) {', '.join(unknown) or '(none given)'}")
         return value
+
+    @field_validator("external_call_allowed_networks")
+    @classmethod
+    def _check_networks(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
+    @property
+    def egress(self) -> EgressPolicy:
+        return EgressPolicy(parse_hosts(self.external_call_allowed_hosts), parse_networks(self.external_call_allowed_networks))
 
     @property
     def queues(self) -> tuple[str, ...]:
@@ -136,7 +155,7 @@ def celery_config(broker: BrokerSettings, worker: WorkerSettings) -> dict[str, A
         "max_connections": worker.worker_concurrency + 10,
     }
     config.update(
-        # kombu's Redis transport, fixed so a busy worker survives Redis going away (worker.broker).
+        # kombu's Redis transport, fixed so a busy worker survives Redis going away (worker.redis_transport_patch).
         broker_transport=BROKER_TRANSPORT_CLASS,
         # --- Pool -----------------------------------------------------------------------------
         worker_pool=THREAD_POOL_CLASS if worker.worker_pool == "threads" else worker.worker_pool,
@@ -145,6 +164,8 @@ def celery_config(broker: BrokerSettings, worker: WorkerSettings) -> dict[str, A
         worker_concurrency=worker.worker_concurrency,
         # Where worker.health serves /healthz and /metrics (Cloud Run's $PORT).
         health_port=worker.port,
+        # Where external_call may connect (worker.egress).
+        external_call_egress=worker.egress,
         # --- Delivery -------------------------------------------------------------------------
         # Late acks are per task (worker.tasks): only idempotent tasks may run twice. The
         # global default stays early ack so a new non-idempotent task is safe by default.
@@ -181,6 +202,14 @@ def celery_config(broker: BrokerSettings, worker: WorkerSettings) -> dict[str, A
         redis_retry_on_timeout=True,
         redis_socket_keepalive=True,
         redis_backend_health_check_interval=BROKER_HEALTH_CHECK_INTERVAL_SECONDS,
+        # A result write (STARTED, SUCCESS) that meets a Redis blip retries instead of failing the
+        # task: without this a task starting during a 20 ms restart ended FAILURE "ConnectionError"
+        # and its message was acked (tests/worker/test_pool_guarantees.py). Backoff with jitter
+        # from 10 ms, capped at 2 s: about 10 s in all before the write gives up.
+        result_backend_always_retry=True,
+        result_backend_max_retries=RESULT_WRITE_RETRIES,
+        result_backend_base_sleep_between_retries_ms=10,
+        result_backend_max_sleep_between_retries_ms=2000,
         # --- Logging --------------------------------------------------------------------------
         # task_contract.cloud_logging owns the root logger (setup_logging signal, worker.app).
         worker_hijack_root_logger=False,

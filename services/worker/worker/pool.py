@@ -5,15 +5,22 @@ thread, so a long task held the worker past SIGKILL. Here the pool stops without
 the soft shutdown has given tasks their window, and the unacked messages of the tasks still running
 are requeued when the broker channel closes. ``python -m worker`` then ends the process with
 ``os._exit`` (threads cannot be killed, and the interpreter would otherwise join them at exit).
+
+It also enforces ``TASK_TIME_LIMIT_SECONDS`` (worker.time_limit), which Celery's thread pool ignores.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from celery.concurrency import thread
-from celery.worker.consumer import Consumer
+from celery.concurrency.base import apply_target
+from celery.exceptions import TimeLimitExceeded
+
+from worker.time_limit import TimedJob, TimeLimitWatchdog
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +29,56 @@ class ThreadTaskPool(thread.TaskPool):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.shutting_down = False
+        # Celery passes the worker's task_time_limit here (prefork enforces it the same way).
+        self.default_time_limit: float | None = self.options.get("timeout")
+        self.watchdog = TimeLimitWatchdog()
+
+    def on_apply(
+        self,
+        target: Callable[..., Any],
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        callback: Callable[..., Any] | None = None,
+        accept_callback: Callable[..., Any] | None = None,
+        timeout: float | None = None,
+        timeout_callback: Callable[[bool, float], Any] | None = None,
+        **options: Any,
+    ) -> Any:
+        limit = timeout or self.default_time_limit
+        if not limit or timeout_callback is None:
+            return super().on_apply(target, args, kwargs, callback, accept_callback, **options)
+        job = TimedJob(limit, timeout_callback, on_expired=self._add_thread)
+
+        def run() -> None:
+            def accepted(pid: int, time_accepted: float) -> None:
+                job.thread_id = threading.get_ident()
+                self.watchdog.watch(job)
+                if accept_callback is not None:
+                    accept_callback(pid, time_accepted)
+
+            def done(result: Any) -> None:
+                if not job.expired and callback is not None:
+                    callback(result)  # after a timeout Celery has already failed and acked it
+
+            try:
+                apply_target(target, args, kwargs, done, accepted)
+            except TimeLimitExceeded:
+                if not job.expired:
+                    raise
+            finally:
+                job.finish()
+                if job.expired:
+                    self._remove_thread()
+
+        return thread.ApplyResult(self.executor.submit(run))
+
+    def _add_thread(self) -> None:
+        # The expired task's thread runs on until its blocking call returns; the executor may start
+        # one more thread meanwhile, so the pool keeps its concurrency.
+        self.executor._max_workers += 1
+
+    def _remove_thread(self) -> None:
+        self.executor._max_workers -= 1
 
     def on_stop(self) -> None:
         # Celery calls this from the SIGTERM handler, on the thread that submits tasks. If the signal
@@ -43,13 +100,3 @@ class ThreadTaskPool(thread.TaskPool):  # type: ignore[misc]
             logger.warning("a task still running at shutdown is abandoned; its message goes back to the queue")
             return
         raise NotImplementedError("the threads pool cannot cancel a running task; it runs to completion")
-
-
-class ShutdownAwareConsumer(Consumer):  # type: ignore[misc]
-    """Tells the thread pool when Celery cancels tasks because the worker is shutting down."""
-
-    def cancel_active_requests(self) -> None:
-        # Celery calls this only from its shutdown signal handlers (soft/cold shutdown).
-        if isinstance(self.pool, ThreadTaskPool):
-            self.pool.shutting_down = True
-        super().cancel_active_requests()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from task_contract import QUEUES
 from task_contract.cloud_logging import LEVELS
 
 HOW_TO_SET_KEYS = (
@@ -18,7 +19,10 @@ HOW_TO_SET_KEYS = (
 
 
 class ApiSettings(BaseSettings):
-    """Environment: API_KEYS / API_KEYS_FILE, IDEMPOTENCY_WINDOW_SECONDS, MAX_BODY_BYTES, LOG_LEVEL, PORT."""
+    """Environment: API_KEYS / API_KEYS_FILE, IDEMPOTENCY_WINDOW_SECONDS, MAX_BODY_BYTES, LOG_LEVEL, PORT, ...
+
+    All of them are in docs/runtime-contract.md.
+    """
 
     model_config = SettingsConfigDict(frozen=True, extra="ignore")
 
@@ -26,12 +30,19 @@ class ApiSettings(BaseSettings):
         default=None, description="Comma-separated bearer keys, for local runs.", repr=False
     )
     api_keys_file: Path | None = Field(default=None, description="File with one bearer key per line.")
+    # How often API_KEYS_FILE is read again: a key removed from it stops working within this time.
+    api_keys_reload_seconds: float = Field(default=10.0, ge=0.1, le=3600)
     idempotency_window_seconds: int = Field(default=86_400, ge=1, le=30 * 86_400)
     max_body_bytes: int = Field(default=65_536, ge=1, le=32 * 1024 * 1024)
     # Cap on the event loop's Redis connections: with Redis hung, each waiting request would
     # otherwise open one more. Past the cap a request gets 503 at once. Keep it above Cloud
     # Run's request concurrency (api.concurrency, 80 by default).
     redis_max_connections: int = Field(default=100, ge=1, le=10_000)
+    # Back-pressure: an enqueue answers 429 (nothing enqueued) once its queue holds this many
+    # messages (all priority lists), or Redis's used memory reaches this share of maxmemory.
+    max_queue_length: int = Field(default=100_000, ge=0, description="0: no limit.")
+    max_queue_lengths: str | None = Field(default=None, description="Per queue, e.g. 'low=1000,high=50000'.")
+    redis_memory_high_water_percent: int = Field(default=90, ge=1, le=100, description="100: no check.")
     log_level: str = Field(default="INFO")
     port: int = Field(default=8080, ge=1, le=65_535)
 
@@ -50,6 +61,27 @@ class ApiSettings(BaseSettings):
         if not self.bearer_keys():
             raise ValueError(f"no API keys configured: {HOW_TO_SET_KEYS}")
         return self
+
+    @field_validator("max_queue_lengths")
+    @classmethod
+    def _known_queues(cls, value: str | None) -> str | None:
+        for item in (value or "").split(","):
+            name, _, number = item.partition("=")
+            if item.strip() and (name.strip() not in QUEUES or not number.strip().isdigit()):
+                raise ValueError(
+                    f"MAX_QUEUE_LENGTHS={value!r}: {item.strip()!r} is not <queue>=<count>; "
+                    f"queues are {', '.join(QUEUES)}, e.g. 'low=1000,high=50000'"
+                )
+        return value
+
+    def queue_length_limits(self) -> dict[str, int]:
+        """Each queue's maximum length (0: none): MAX_QUEUE_LENGTH, overridden by MAX_QUEUE_LENGTHS."""
+        limits = dict.fromkeys(QUEUES, self.max_queue_length)
+        for item in (self.max_queue_lengths or "").split(","):
+            name, _, number = item.partition("=")
+            if item.strip():
+                limits[name.strip()] = int(number)
+        return limits
 
     def bearer_keys(self) -> tuple[str, ...]:
         """Every accepted key, from API_KEYS and API_KEYS_FILE, in order, without duplicates.

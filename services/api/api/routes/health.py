@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import anyio.to_thread
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api.broker import Broker
-from api.metrics import ApiMetrics
+from api.collaborators import MetricsDep, RedisDep
+from api.redis_clients import BrokerUnavailable
 from api.schemas import ErrorResponse, HealthResponse
 
 router = APIRouter(tags=["operations"])
@@ -24,9 +25,12 @@ async def healthz() -> HealthResponse:
     responses={503: {"model": ErrorResponse, "description": "Redis did not answer within about 1 s."}},
     summary="Redis (broker and result backend) answers PING",
 )
-async def readyz(request: Request) -> HealthResponse:
-    broker: Broker = request.app.state.broker
-    await broker.call(broker.ping, "readiness check")
+async def readyz(redis: RedisDep) -> HealthResponse | JSONResponse:
+    try:
+        await redis.call(redis.ping, "readiness check")
+    except BrokerUnavailable:
+        # Unauthenticated: the cause (Redis host, port, error) goes to the log only (RedisClients.call).
+        return JSONResponse({"detail": "not ready: Redis did not answer PING (the API log has the cause)"}, 503)
     return HealthResponse(status="ready")
 
 
@@ -36,8 +40,7 @@ async def readyz(request: Request) -> HealthResponse:
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"}},
     summary="Prometheus metrics",
 )
-async def metrics(request: Request) -> Response:
-    api_metrics: ApiMetrics = request.app.state.metrics
+async def metrics(api_metrics: MetricsDep) -> Response:
     # Queue depth reads Redis (with ~1 s timeouts): keep it off the event loop.
     body = await anyio.to_thread.run_sync(generate_latest, api_metrics.registry)
     return Response(content=body, media_type=CONTENT_TYPE_LATEST)

@@ -7,38 +7,53 @@ spec carries each payload's schema; a catch-all after them answers unknown names
 from __future__ import annotations
 
 import inspect
+import math
 import uuid
 from collections.abc import Awaitable, Callable
-from functools import partial
 from typing import Annotated, Any
 
-from fastapi import (
-    APIRouter,
-    Body,
-    Header,
-    HTTPException,
-    Path,
-    Request,
-    Response,
-    status,
-)
+from fastapi import APIRouter, Body, Header, HTTPException, Path, status
+from fastapi.responses import JSONResponse
 from pydantic import ConfigDict, model_validator
+from starlette.convertors import Convertor, register_url_convertor
 from task_contract import TASKS, TaskSpec
 from task_contract.catalog import Payload
 
 from api import access_log, idempotency
 from api.auth import CallerDep
-from api.broker import Broker, BrokerUnavailable
-from api.core.config import ApiSettings
-from api.metrics import BROKER_UNAVAILABLE, IDEMPOTENCY_CONFLICT, ApiMetrics
-from api.publisher import IdempotencyClaim, submit
-from api.schemas import ErrorResponse, TaskAccepted, TaskStatus
+from api.collaborators import MetricsDep, RedisDep, SubmitterDep
+from api.metrics import BACKPRESSURE, BROKER_UNAVAILABLE, IDEMPOTENCY_CONFLICT, ApiMetrics
+from api.redis_clients import BrokerFull, BrokerUnavailable
+from api.schemas import ENQUEUE_ERRORS, UNAUTHORIZED, UNAVAILABLE, ErrorResponse, TaskAccepted, TaskStatus
+from api.submission import Backpressure, Submitted, Submitter
 from api.task_status import read_status
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 
-UNAVAILABLE = {"model": ErrorResponse, "description": "Redis is unreachable; retry after `Retry-After` seconds."}
-UNAUTHORIZED = {"model": ErrorResponse, "description": "Missing or invalid bearer API key."}
+# What pydantic's UUID accepts in a path: any case, hyphens optional, optionally braced.
+_UUID = r"\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\}?"
+
+
+class TaskIdConvertor(Convertor[str]):
+    """A path segment that is a UUID: only the status route matches it (OPTIONS advertises GET only)."""
+
+    regex = _UUID
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+class TaskNameConvertor(TaskIdConvertor):
+    """Any other segment: an enqueue path, POST only (a GET there is 405, not a bad task id)."""
+
+    regex = f"(?!{_UUID}$)[^/]+"
+
+
+register_url_convertor("task_id", TaskIdConvertor())
+register_url_convertor("task_name", TaskNameConvertor())
 
 IdempotencyKey = Annotated[
     str | None,
@@ -47,7 +62,8 @@ IdempotencyKey = Annotated[
         pattern=idempotency.KEY_PATTERN,
         description="Retry-safe submits: the same key (1-255 printable ASCII characters) for the same task "
         "and API key within IDEMPOTENCY_WINDOW_SECONDS returns the first submit's task id and enqueues "
-        "nothing; the same key with a different payload is a 409.",
+        "nothing; the same key with a different payload is a 409. Send one whenever you may retry: after "
+        "a 503 the outcome is unknown, and only a retry with the same key cannot enqueue twice.",
     ),
 ]
 
@@ -56,37 +72,36 @@ def status_path(task_id: str) -> str:
     return f"{router.prefix}/{task_id}"
 
 
-async def enqueue(
-    spec: TaskSpec,
-    payload: Payload,
-    request: Request,
-    response: Response,
-    caller: CallerDep,
-    idempotency_key: IdempotencyKey = None,
-) -> TaskAccepted:
-    broker: Broker = request.app.state.broker
-    metrics: ApiMetrics = request.app.state.metrics
-    settings: ApiSettings = request.app.state.settings
-    claim = (
-        None
-        if idempotency_key is None
-        else IdempotencyClaim(
-            idempotency.storage_key(caller, spec.name, idempotency_key), settings.idempotency_window_seconds
-        )
-    )
-    kwargs = payload.model_dump(mode="json")
+async def submit_counted(
+    submitter: Submitter, metrics: ApiMetrics, spec: TaskSpec, kwargs: dict[str, Any], claim_key: str | None
+) -> Submitted:
+    """``submitter.submit`` with the outcome counted in the metrics (enqueue and dead-letter replay)."""
     try:
-        submitted = await broker.call(partial(submit, broker, spec, kwargs, claim), "publish")
+        submitted = await submitter.submit(spec, kwargs, claim_key)
     except idempotency.IdempotencyConflict as exc:
         metrics.failed(spec, IDEMPOTENCY_CONFLICT)
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    except (Backpressure, BrokerFull):
+        metrics.failed(spec, BACKPRESSURE)
+        raise
     except BrokerUnavailable:
         metrics.failed(spec, BROKER_UNAVAILABLE)
         raise
-    if submitted.replayed:
-        metrics.idempotent_replays.labels(spec.name, spec.queue).inc()
-    else:
-        metrics.submissions.labels(spec.name, spec.queue).inc()
+    counter = metrics.idempotent_replays if submitted.replayed else metrics.submissions
+    counter.labels(spec.name, spec.queue).inc()
+    return submitted
+
+
+async def enqueue(
+    spec: TaskSpec,
+    payload: Payload,
+    caller: CallerDep,
+    submitter: SubmitterDep,
+    metrics: MetricsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    claim_key = None if idempotency_key is None else idempotency.storage_key(caller, spec.name, idempotency_key)
+    submitted = await submit_counted(submitter, metrics, spec, payload.model_dump(mode="json"), claim_key)
     # Ties the request to the task the worker logs: on this request's access-log line (access_log).
     access_log.note(
         task_id=submitted.task_id,
@@ -95,15 +110,23 @@ async def enqueue(
         api_key_id=caller.key_id,
         submission="replayed" if submitted.replayed else "submitted",
     )
-    return accepted(response, spec, submitted.task_id, replayed=submitted.replayed)
+    return accepted(spec, submitted)
 
 
-def accepted(response: Response, spec: TaskSpec, task_id: str, *, replayed: bool) -> TaskAccepted:
-    location = status_path(task_id)
-    response.headers["Location"] = location
+def accepted_body(spec: TaskSpec, submitted: Submitted) -> TaskAccepted:
     return TaskAccepted(
-        task_id=task_id, task=spec.name, queue=spec.queue, status_url=location, idempotent_replay=replayed
+        task_id=submitted.task_id,
+        task=spec.name,
+        queue=spec.queue,
+        status_url=status_path(submitted.task_id),
+        idempotent_replay=submitted.replayed,
     )
+
+
+def accepted(spec: TaskSpec, submitted: Submitted) -> JSONResponse:
+    """202 with a Location header; built directly (no sub-response, no second validation of our own model)."""
+    body = accepted_body(spec, submitted)
+    return JSONResponse(body.model_dump(), status_code=status.HTTP_202_ACCEPTED, headers={"Location": body.status_url})
 
 
 class JsonSchemaPayload(Payload):
@@ -120,6 +143,13 @@ class JsonSchemaPayload(Payload):
     def _integral_floats_are_integers(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
+        for key, value in data.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                # Python's JSON parser reads NaN, Infinity and 1e400 (as inf); JSON has no such numbers.
+                raise ValueError(
+                    f"field {key!r}: {value} is not a finite number (NaN, Infinity and numbers as large as "
+                    "1e400 are not JSON numbers); send a finite number"
+                )
         fields = cls.model_fields
         return {
             key: int(value)
@@ -143,10 +173,10 @@ def edge_payload_model(spec: TaskSpec) -> type[Payload]:
     return model
 
 
-def enqueue_route(spec: TaskSpec) -> Callable[..., Awaitable[TaskAccepted]]:
+def enqueue_route(spec: TaskSpec) -> Callable[..., Awaitable[JSONResponse]]:
     """``enqueue`` bound to one task, with the body typed as that task's payload model (for validation and OpenAPI)."""
 
-    async def route(**params: Any) -> TaskAccepted:
+    async def route(**params: Any) -> JSONResponse:
         return await enqueue(spec, **params)
 
     signature = inspect.signature(enqueue)
@@ -169,18 +199,14 @@ for _spec in TASKS.values():
         methods=["POST"],
         status_code=status.HTTP_202_ACCEPTED,
         response_model=TaskAccepted,
+        response_class=JSONResponse,
         summary=f"Enqueue `{_spec.name}` on the `{_spec.queue}` queue",
-        responses={
-            401: UNAUTHORIZED,
-            409: {"model": ErrorResponse, "description": "The Idempotency-Key was used for another payload."},
-            413: {"model": ErrorResponse, "description": "The body is over MAX_BODY_BYTES."},
-            503: UNAVAILABLE,
-        },
+        responses=ENQUEUE_ERRORS,
     )
 
 
 @router.post(
-    "/{task_name}",
+    "/{task_name:task_name}",
     status_code=status.HTTP_404_NOT_FOUND,
     responses={404: {"model": ErrorResponse, "description": "No task by that name."}, 401: UNAUTHORIZED},
     summary="Any other task name: 404",
@@ -191,19 +217,20 @@ async def enqueue_unknown(task_name: str, caller: CallerDep) -> ErrorResponse:
 
 
 @router.get(
-    "/{task_id}",
+    "/{task_id:task_id}",
     response_model=TaskStatus,
     responses={404: {"model": ErrorResponse, "description": "Never submitted, or expired."}, 401: UNAUTHORIZED,
+               405: {"model": ErrorResponse, "description": "Not a task id (not a UUID): that path is an enqueue "
+                     "path, which takes POST only."},
                503: UNAVAILABLE},
     summary="A task's state, result or error",
 )
 async def get_task_status(
     task_id: Annotated[uuid.UUID, Path(description="The id returned by the enqueue call.")],
-    request: Request,
     caller: CallerDep,
+    redis: RedisDep,
 ) -> TaskStatus:
-    broker: Broker = request.app.state.broker
-    found = await broker.call(partial(read_status, broker.results_client, str(task_id)), "status read")
+    found = await redis.call(lambda: read_status(redis.results_client, str(task_id)), "status read")
     if found is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,

@@ -1,0 +1,171 @@
+"""Line items of a stack's monthly cost, idle and under a stated load.
+
+Each entry of ``LINE_ITEMS`` turns validated settings into zero or more ``LineItem``s. To price a
+new part of the stack (the autoscaler, a collector sidecar, Flower), add its prices to
+``prices.yaml`` and one function here, registered under a new key; docs/cost.md explains it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cost.price_table import PriceTable
+from cost.stack_file import settings_module
+
+
+@dataclass(frozen=True)
+class Load:
+    """The stated load: tasks spread evenly over the queues, each queue's share to its worker group."""
+
+    tasks_per_second: float = 10.0
+    task_seconds: float = 1.0
+    api_requests_per_task: float = 2.0  # the submit, and one status read
+    api_request_seconds: float = 0.05
+
+    def describe(self) -> str:
+        return (
+            f"{self.tasks_per_second:g} tasks/s of {self.task_seconds:g} s each; "
+            f"{self.api_requests_per_task:g} API requests per task of {self.api_request_seconds:g} s each"
+        )
+
+
+@dataclass(frozen=True)
+class LineItem:
+    key: str
+    """Stable id, matched between two versions of a stack for the PR delta."""
+    label: str
+    size: str
+    idle: float
+    """USD per month with no traffic."""
+    loaded: float
+    """USD per month under the stated load."""
+    note: str = ""
+
+
+ItemEstimator = Callable[[Any, PriceTable, Load], list[LineItem]]
+
+
+def _gib(memory: str) -> float:
+    return float(settings_module().memory_mib(memory)) / 1024
+
+
+def _per_instance_month(size: Any, cpu_key: str, memory_key: str, prices: PriceTable) -> float:
+    per_second = float(size.cpu) * prices.price(cpu_key) + _gib(size.memory) * prices.price(memory_key)
+    return per_second * prices.seconds_per_month
+
+
+def _shape(size: Any) -> str:
+    return f"{size.cpu} vCPU / {size.memory}"
+
+
+def redis_items(settings: Any, prices: PriceTable, load: Load) -> list[LineItem]:
+    redis = settings.redis
+    capacity_tier = prices.redis_capacity_tier(redis.memory_size_gb)
+    monthly = redis.memory_size_gb * prices.price(f"redis.{redis.tier}.{capacity_tier}") * prices.hours_per_month
+    size = f"{redis.tier}, {redis.memory_size_gb} GB ({capacity_tier})"
+    return [LineItem("redis", "Memorystore for Redis", size, monthly, monthly)]
+
+
+def network_items(settings: Any, prices: PriceTable, load: Load) -> list[LineItem]:
+    network = settings.network
+    if network.egress == "direct":
+        amount = prices.price("direct_egress")
+        return [LineItem("egress", "Direct VPC egress", "no connector", amount, amount)]
+    connector = network.connector
+    monthly = connector.min_instances * prices.price(f"connector.{connector.machine_type}") * prices.hours_per_month
+    size = f"{connector.min_instances} × {connector.machine_type} (min instances)"
+    note = f"may scale to {connector.max_instances} VMs under throughput; priced at the minimum"
+    return [LineItem("egress", "Serverless VPC Access connector", size, monthly, monthly, note)]
+
+
+def api_items(settings: Any, prices: PriceTable, load: Load) -> list[LineItem]:
+    api = settings.api
+    idle = api.min_instances * _per_instance_month(api.size, "run.request.idle_cpu", "run.request.idle_memory", prices)
+    requests_per_second = load.tasks_per_second * load.api_requests_per_task
+    busy = requests_per_second * load.api_request_seconds
+    # Billed while an instance serves at least one request; requests share an instance up to
+    # api.concurrency. So: busy time alone below one instance, packed by concurrency above it.
+    active = min(max(busy / api.concurrency, min(1.0, busy)), float(api.max_instances))
+    serving = active * _per_instance_month(api.size, "run.request.cpu", "run.request.memory", prices)
+    request_fees = requests_per_second * prices.seconds_per_month / 1e6 * prices.price("run.request.requests")
+    size = f"{api.min_instances} min instance(s), {_shape(api.size)}"
+    note = f"{active:.2f} instances serving on average, {requests_per_second:g} requests/s"
+    return [LineItem("api", "API (request-based billing)", size, idle, idle + serving + request_fees, note)]
+
+
+def worker_items(settings: Any, prices: PriceTable, load: Load) -> list[LineItem]:
+    queues = [q for group in settings.workers for q in group.queues]
+    items = []
+    for group in settings.workers:
+        tasks_per_second = load.tasks_per_second * len(group.queues) / len(queues)
+        needed = tasks_per_second * load.task_seconds / group.concurrency
+        # A worker pool has a manual instance count (min_instances); a service autoscales up to max.
+        ceiling = group.min_instances if group.kind == "workerPool" else group.max_instances
+        instances = min(max(needed, group.min_instances), ceiling)
+        per_instance = _per_instance_month(group.size, "run.instance.cpu", "run.instance.memory", prices)
+        kind = "worker pool" if group.kind == "workerPool" else "service, CPU always on"
+        note = f"needs {needed:.2f} instances"
+        if needed > ceiling:
+            note += f", has {ceiling}: the queues grow (raise maxInstances)"
+        items.append(
+            LineItem(
+                f"worker:{group.name}",
+                f"Worker `{group.name}` ({kind})",
+                f"{group.min_instances} × {_shape(group.size)}",
+                group.min_instances * per_instance,
+                instances * per_instance,
+                note,
+            )
+        )
+    return items
+
+
+def secret_items(settings: Any, prices: PriceTable, load: Load) -> list[LineItem]:
+    # The stack's own secrets (see infra/__main__.py), plus one per appSecrets name.
+    count = 2 + int(settings.redis.transit_encryption) + len(settings.app_secrets)
+    versions = count * prices.assumed("secret_manager.versions_per_secret")
+    monthly = versions * prices.price("secret_manager.version")
+    return [LineItem("secrets", "Secret Manager", f"{count} secrets, {versions:g} versions", monthly, monthly)]
+
+
+def registry_items(settings: Any, prices: PriceTable, load: Load) -> list[LineItem]:
+    kept = settings.registry.keep_recent_versions
+    stored_gb = prices.assumed("registry.images") * prices.assumed("registry.image_gb") * kept
+    monthly = max(0.0, stored_gb - prices.price("registry.free_gb")) * prices.price("registry.storage")
+    size = f"~{stored_gb:g} GB ({kept} versions kept per image)"
+    return [LineItem("registry", "Artifact Registry storage", size, monthly, monthly)]
+
+
+LINE_ITEMS: dict[str, ItemEstimator] = {
+    "redis": redis_items,
+    "network": network_items,
+    "api": api_items,
+    "workers": worker_items,
+    "secrets": secret_items,
+    "registry": registry_items,
+}
+
+
+@dataclass(frozen=True)
+class StackEstimate:
+    stack: str
+    items: tuple[LineItem, ...]
+    load: Load
+
+    @property
+    def idle(self) -> float:
+        return sum(item.idle for item in self.items)
+
+    @property
+    def loaded(self) -> float:
+        return sum(item.loaded for item in self.items)
+
+    def by_key(self) -> dict[str, LineItem]:
+        return {item.key: item for item in self.items}
+
+
+def estimate(stack: str, settings: Any, prices: PriceTable, load: Load) -> StackEstimate:
+    items = tuple(item for estimator in LINE_ITEMS.values() for item in estimator(settings, prices, load))
+    return StackEstimate(stack, items, load)

@@ -1,0 +1,122 @@
+"""The estimator prices what the stack file deploys, read through the program's settings loader."""
+
+from __future__ import annotations
+
+import pytest
+
+from cost.estimate import Load, StackEstimate, estimate
+from cost.price_table import load_prices
+from cost.stack_file import CostInputError, load_stack_settings, read_working_tree
+from tests.cost.stack_files import changed
+
+PRICES = load_prices()
+MONTH_S = 730 * 3600
+
+
+def price(key: str) -> float:
+    return PRICES.prices[key].amount
+
+
+def run_estimate(stack: str, text: str | None = None, load: Load | None = None) -> StackEstimate:
+    text = read_working_tree(stack) if text is None else text
+    return estimate(stack, load_stack_settings(stack, text, f"Pulumi.{stack}.yaml"), PRICES, load or Load())
+
+
+def instance_month(cpu: float, gib: float, cpu_key: str, memory_key: str) -> float:
+    return MONTH_S * (cpu * price(cpu_key) + gib * price(memory_key))
+
+
+def test_dev_idle_line_by_line() -> None:
+    items = run_estimate("dev").by_key()
+    worker = instance_month(1, 1, "run.instance.cpu", "run.instance.memory")
+    assert items["redis"].idle == pytest.approx(1 * price("redis.BASIC.M1") * 730)
+    assert items["egress"].idle == pytest.approx(2 * price("connector.e2-micro") * 730)
+    assert items["api"].idle == 0  # minInstances: 0
+    assert items["worker:fast"].idle == pytest.approx(worker)
+    assert items["worker:bulk"].idle == pytest.approx(worker)
+    # redis-url, api-keys, redis-ca (TLS on); no appSecrets.
+    assert items["secrets"].idle == pytest.approx(3 * price("secret_manager.version"))
+    assert items["registry"].idle == pytest.approx((2 * 0.2 * 5 - 0.5) * price("registry.storage"))
+
+
+def test_prod_idle_line_by_line() -> None:
+    items = run_estimate("prod").by_key()
+    assert items["redis"].idle == pytest.approx(5 * price("redis.STANDARD_HA.M2") * 730)
+    assert items["egress"].idle == 0 and items["egress"].label == "Direct VPC egress"
+    assert items["api"].idle == pytest.approx(instance_month(2, 1, "run.request.idle_cpu", "run.request.idle_memory"))
+    assert items["worker:fast"].idle == pytest.approx(
+        2 * instance_month(2, 2, "run.instance.cpu", "run.instance.memory")
+    )
+    assert items["worker:bulk"].idle == pytest.approx(instance_month(2, 4, "run.instance.cpu", "run.instance.memory"))
+    assert "worker pool" in items["worker:bulk"].label
+    # One more secret than dev: appSecrets [webhook-signing-key].
+    assert items["secrets"].idle == pytest.approx(4 * price("secret_manager.version"))
+
+
+@pytest.mark.parametrize(
+    ("tier", "gb", "price_key"),
+    [("BASIC", 4, "redis.BASIC.M1"), ("BASIC", 5, "redis.BASIC.M2"), ("BASIC", 36, "redis.BASIC.M4")],
+)
+def test_redis_priced_by_tier_and_capacity_tier(tier: str, gb: int, price_key: str) -> None:
+    items = run_estimate("dev", changed("dev", "redis", tier=tier, memorySizeGb=gb)).by_key()
+    assert items["redis"].idle == pytest.approx(gb * price(price_key) * 730)
+
+
+def test_connector_machine_type_and_min_instances_vs_direct_egress() -> None:
+    bigger = run_estimate(
+        "dev",
+        changed("dev", "network", connector={"minInstances": 3, "maxInstances": 4, "machineType": "e2-standard-4"}),
+    )
+    assert bigger.by_key()["egress"].idle == pytest.approx(3 * price("connector.e2-standard-4") * 730)
+    direct = run_estimate("dev", changed("dev", "network", egress="direct", connector=None))
+    assert direct.by_key()["egress"].idle == 0
+    assert run_estimate("dev").idle - direct.idle == pytest.approx(2 * price("connector.e2-micro") * 730)
+
+
+def test_secrets_follow_transit_encryption_and_app_secrets() -> None:
+    text = changed("dev", "redis", transitEncryption=False).replace("appSecrets: []", "appSecrets: [a-key, b-key]")
+    assert run_estimate("dev", text).by_key()["secrets"].size.startswith("4 secrets")  # 2 own + 2 app
+
+
+def test_encrypted_values_in_the_stack_file_are_not_needed() -> None:
+    text = read_working_tree("dev") + "  cloudrun-celery:apiKeys:\n    secure: v1:AAAA\n"
+    assert run_estimate("dev", text).idle == pytest.approx(run_estimate("dev").idle)
+
+
+def test_load_scales_worker_services_between_min_and_max() -> None:
+    # prod `fast` consumes 2 of the 3 queues: 2/3 of the tasks. 60 tasks/s × 5 s × 2/3 = 200 at once,
+    # 50 per instance: 4 instances on average.
+    load = Load(tasks_per_second=60, task_seconds=5)
+    fast = run_estimate("prod", load=load).by_key()["worker:fast"]
+    assert fast.loaded == pytest.approx(4 * instance_month(2, 2, "run.instance.cpu", "run.instance.memory"))
+    assert "needs 4.00 instances" in fast.note and "queues grow" not in fast.note
+    # 10x that needs 40; maxInstances is 10.
+    saturated = run_estimate("prod", load=Load(tasks_per_second=600, task_seconds=5)).by_key()["worker:fast"]
+    assert saturated.loaded == pytest.approx(10 * instance_month(2, 2, "run.instance.cpu", "run.instance.memory"))
+    assert "has 10: the queues grow" in saturated.note
+
+
+def test_worker_pool_stays_at_its_instance_count_under_load() -> None:
+    bulk = run_estimate("prod", load=Load(tasks_per_second=60, task_seconds=5)).by_key()["worker:bulk"]
+    assert bulk.loaded == bulk.idle
+    assert "needs 25.00 instances, has 1" in bulk.note  # 20 tasks/s × 5 s / concurrency 4
+
+
+def test_api_under_load_pays_serving_time_and_requests() -> None:
+    load = Load(tasks_per_second=1, task_seconds=1)  # 2 requests/s of 0.05 s: busy 10% of the time
+    api = run_estimate("dev", load=load).by_key()["api"]
+    serving = 0.1 * instance_month(1, 0.5, "run.request.cpu", "run.request.memory")
+    requests = 2 * MONTH_S / 1e6 * price("run.request.requests")
+    assert api.loaded == pytest.approx(serving + requests)
+
+
+def test_invalid_stack_file_fails_with_the_settings_own_message() -> None:
+    with pytest.raises(CostInputError) as error:
+        run_estimate("dev", changed("dev", "workers[0]", minInstances=0))
+    assert "workers[0].minInstances: got 0" in str(error.value)
+    assert "Fix the stack file" in str(error.value)
+
+
+def test_prod_rules_apply_too() -> None:
+    with pytest.raises(CostInputError, match="redis.tier: got 'BASIC'; allowed: STANDARD_HA on the prod stack"):
+        run_estimate("prod", changed("prod", "redis", tier="BASIC"))
