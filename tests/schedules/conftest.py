@@ -1,5 +1,6 @@
-"""The infra tests' per-stack program runs, shared with the scheduler's infra tests."""
+"""The infra tests' per-stack program runs and the worker tests' publishing client, shared here."""
 
 from tests.infra.conftest import dev, prod, stack_run
+from tests.worker.conftest import client, client_factory
 
-__all__ = ["dev", "prod", "stack_run"]
+__all__ = ["client", "client_factory", "dev", "prod", "stack_run"]
