@@ -37,9 +37,13 @@ def port_is_free(port: int) -> bool:
         return True
 
 
-def launch() -> None:
+# The local scheduler signs ID tokens as this account; the API accepts it (docs/schedules.md).
+LOCAL_SCHEDULER = "local-scheduler@cloudrun-celery-dev.iam.gserviceaccount.com"
+
+
+def launch(flower: bool) -> None:
     env = dict(os.environ)
-    processes = ["api", "worker", "ready"]
+    processes = ["api", "worker", "scheduler", "ready"]
     if not env.get("REDIS_URL"):
         if shutil.which("redis-server") is None:
             sys.exit(
@@ -53,6 +57,16 @@ def launch() -> None:
     env.setdefault("API_PORT", "8000" if port_is_free(8000) else str(free_port()))
     env.setdefault("WORKER_PORT", str(free_port()))
     env.setdefault("API_KEYS", "dev-key")
+    # The schedules of Pulumi.dev.yaml, fired by scripts/local_scheduler.py like Cloud Scheduler.
+    env.setdefault("CERTS_PORT", str(free_port()))
+    env["SCHEDULER_CALLERS"] = LOCAL_SCHEDULER
+    env["GOOGLE_ID_AUDIENCE"] = f"http://127.0.0.1:{env['API_PORT']}"
+    env["GOOGLE_CERTS_URL"] = f"http://127.0.0.1:{env['CERTS_PORT']}/certs"
+    if flower:
+        # Flower needs the worker's task events and heartbeats (off otherwise).
+        env["WORKER_EVENTS"] = "true"
+        env.setdefault("FLOWER_PORT", "5555" if port_is_free(5555) else str(free_port()))
+        processes.insert(-1, "flower")
     # The Procfile says `python`: make that this virtualenv's interpreter.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["PYTHONUNBUFFERED"] = "1"
@@ -72,6 +86,8 @@ def launch() -> None:
 def announce() -> None:
     """Wait until the API is ready, print how to use it, then idle until honcho stops us."""
     port, key = os.environ["API_PORT"], os.environ["API_KEYS"].split(",")[0]
+    flower_port = os.environ.get("FLOWER_PORT")
+    flower = f"\nFlower on http://127.0.0.1:{flower_port}" if flower_port else ""
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -94,7 +110,8 @@ Submit a task and read its result:
        -H 'Content-Type: application/json' -d '{{"x": 2, "y": 3}}'
   curl -s {base}/v1/tasks/<task_id> -H 'Authorization: Bearer {key}'
 
-Ctrl-C stops Redis, the API and the worker.
+The local scheduler fires the schedules of Pulumi.dev.yaml (its lines: "local scheduler: ...").{flower}
+Ctrl-C stops Redis, the API, the worker and the scheduler.
 """,
         flush=True,
     )
@@ -105,4 +122,6 @@ Ctrl-C stops Redis, the API and the worker.
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--announce", action="store_true", help=argparse.SUPPRESS)
-    announce() if parser.parse_args().announce else launch()
+    parser.add_argument("--flower", action="store_true", help="also run Flower (task events on), make dev FLOWER=1")
+    args = parser.parse_args()
+    announce() if args.announce else launch(args.flower)

@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import signal
+import sys
 import threading
 import time
 import urllib.error
@@ -139,11 +141,12 @@ def read_schedules(stack_file: Path) -> tuple[str, list[dict[str, Any]]]:
     return str(config.get("cloudrun-celery:namePrefix", "celery")), list(config.get("cloudrun-celery:schedules") or [])
 
 
-def next_tick(cron: str, time_zone: str, after: dt.datetime) -> dt.datetime:
+def next_tick(cron: str, time_zone: str, after: dt.datetime, previous: bool = False) -> dt.datetime:
     from croniter import croniter
 
     local = after.astimezone(zoneinfo.ZoneInfo(time_zone))
-    fire: dt.datetime = croniter(cron, local).get_next(dt.datetime)
+    schedule = croniter(cron, local)
+    fire: dt.datetime = schedule.get_prev(dt.datetime) if previous else schedule.get_next(dt.datetime)
     return fire.astimezone(dt.UTC)
 
 
@@ -151,9 +154,13 @@ def run(api_url: str, stack_file: Path, provider: LocalIdentityProvider, attempt
     prefix, schedules = read_schedules(stack_file)
     if not schedules:
         print(f"local scheduler: no schedules in {stack_file.name}; nothing to fire", flush=True)
+        # Stay up: honcho stops every process when one exits.
+        signal.pause()
         return
     now = dt.datetime.now(dt.UTC)
-    due = {s["name"]: next_tick(s["cron"], s["timeZone"], now) for s in schedules}
+    # Start by firing each schedule's latest tick, so a developer sees it at once; a restart
+    # fires the same tick again, and the API's idempotency answers it with the same task.
+    due = {s["name"]: next_tick(s["cron"], s["timeZone"], now, previous=True) for s in schedules}
     for s in schedules:
         print(f"local scheduler: {prefix}-{s['name']} ({s['cron']} {s['timeZone']}) next at {due[s['name']]:%H:%M:%S}Z",
               flush=True)
@@ -183,9 +190,13 @@ def main() -> None:
     parser.add_argument("--certs-port", type=int, required=True)
     parser.add_argument("--stack-file", type=Path, default=ROOT / "Pulumi.dev.yaml")
     args = parser.parse_args()
+    # honcho stops its processes with SIGTERM (Ctrl-C sends SIGINT): both end cleanly, exit 0.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     provider = LocalIdentityProvider(port=args.certs_port)
     try:
         run(args.api_url, args.stack_file, provider)
+    except KeyboardInterrupt:
+        pass
     finally:
         provider.close()
 
