@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 .PHONY: dev test system-packages lint pytest bench-smoke clean
 
 dev: $(VENV)/.dev-installed
-	$(BIN)/python scripts/dev.py
+	$(BIN)/python scripts/dev.py $(if $(FLOWER),--flower)
 
 test: system-packages $(VENV)/.test-installed lint bench-smoke pytest
 

@@ -12,6 +12,7 @@ from api_service import ApiService, ApiServiceArgs
 from autoscaling.autoscaler import Autoscaler, AutoscalerArgs
 from autoscaling.spec import scaling_specs
 from broker import Broker, BrokerArgs
+from flower_service import FlowerService, FlowerServiceArgs
 from identities import Identities, IdentitiesArgs
 from images import Images, ImagesArgs
 from monitoring import Monitoring, MonitoringArgs
@@ -19,6 +20,12 @@ from monitoring.alerts import AlertTargets
 from network import Network, NetworkArgs
 from project_apis import BUDGET_API, REQUIRED_APIS, ProjectApis, ProjectApisArgs
 from registry import Registry, RegistryArgs
+from scheduled_tasks import (
+    ScheduledTasks,
+    ScheduledTasksArgs,
+    api_audience,
+    scheduler_account_email,
+)
 from secret_store import SecretSpec, SecretStore, SecretStoreArgs
 from settings import load_settings
 from task_contract import deployment as contract
@@ -32,6 +39,7 @@ scaling = scaling_specs(settings.workers, settings.autoscaler)
 # The language host runs this file with cwd = infra/; the project root is its parent.
 project_root = Path(__file__).resolve().parent.parent
 
+schedules = settings.scheduler.schedules
 apis = ProjectApis(
     "apis",
     ProjectApisArgs(
@@ -40,6 +48,7 @@ apis = ProjectApis(
             *REQUIRED_APIS,
             *(("parametermanager.googleapis.com",) if scaling else ()),
             *((BUDGET_API,) if settings.monitoring.budget else ()),
+            *(("cloudscheduler.googleapis.com",) if schedules else ()),
         ),
     ),
 )
@@ -85,15 +94,22 @@ identities = Identities(
         project=project,
         name_prefix=prefix,
         worker_groups=tuple(w.name for w in settings.workers),
+        flower=settings.flower.enabled,
         depends_on=apis.needed_by("iam"),
     ),
 )
 # Secret readers by workload ("api" or a worker group), keyed as the IAM grants are named.
 readers = identities.readers()
 everyone = dict(readers.values())
+# Flower reads the broker's secrets (URL and CA) and nothing else.
+broker_readers = dict(everyone)
+if identities.flower is not None:
+    broker_readers["flower"] = identities.flower.email.apply(
+        lambda email: f"serviceAccount:{email}"
+    )
 
 secret_specs = [
-    SecretSpec("redis-url", f"{prefix}-redis-url", broker.url, everyone),
+    SecretSpec("redis-url", f"{prefix}-redis-url", broker.url, broker_readers),
     SecretSpec(
         "api-keys", f"{prefix}-api-keys", settings.api_keys, dict([readers["api"]])
     ),
@@ -116,7 +132,9 @@ if settings.verify_key is not None:
     )
 if broker.ca_certificate is not None:
     secret_specs.append(
-        SecretSpec("redis-ca", f"{prefix}-redis-ca", broker.ca_certificate, everyone)
+        SecretSpec(
+            "redis-ca", f"{prefix}-redis-ca", broker.ca_certificate, broker_readers
+        )
     )
 if scaling:
     # KEDA's Redis scaler takes AUTH alone, not the URL; only the autoscaler reads it.
@@ -168,13 +186,24 @@ shared_env = runtime_contract.shared_environment(
     },
 )
 service_deps = [*secrets.access, *apis.needed_by("run")]
+api_service_name = f"{prefix}-api"
+# The audience Google ID tokens must carry: the API's own URL (docs/schedules.md).
+api_url = api_audience(
+    api_service_name,
+    gcp.organizations.get_project_output(project_id=project).number,
+    region,
+)
+id_token_emails = [
+    *([scheduler_account_email(prefix, project)] if schedules else []),
+    *settings.scheduler.extra_callers,
+]
 
 api = ApiService(
     "api",
     ApiServiceArgs(
         project=project,
         region=region,
-        service_name=f"{prefix}-api",
+        service_name=api_service_name,
         settings=settings.api,
         image=images.api,
         service_account_email=identities.api.email,
@@ -184,6 +213,10 @@ api = ApiService(
             request_concurrency=settings.api.concurrency,
             app_secrets=app_secrets_of("api"),
             verify_key=secrets.refs.get("verify-key"),
+            idempotency_window_seconds=settings.api.idempotency_window_seconds,
+            id_token_callers=runtime_contract.IdTokenCallers(api_url, id_token_emails)
+            if id_token_emails
+            else None,
         ),
         vpc_access=network.vpc_access(),
         deletion_protection=settings.deletion_protection,
@@ -203,7 +236,11 @@ workers = {
             image=images.worker,
             service_account_email=identities.workers[group.name].email,
             environment=runtime_contract.worker_environment(
-                shared_env, group=group, app_secrets=app_secrets_of(group.name)
+                shared_env,
+                group=group,
+                app_secrets=app_secrets_of(group.name),
+                # Task events and heartbeats, only for the groups Flower watches.
+                send_events=group.name in settings.flower.watch_groups,
             ),
             vpc_access=network.vpc_access(),
             deletion_protection=settings.deletion_protection,
@@ -250,6 +287,7 @@ monitoring = Monitoring(
         metric_writers={
             "api": identities.api.email,
             **{f"worker-{g}": a.email for g, a in identities.workers.items()},
+            **({"flower": identities.flower.email} if identities.flower is not None else {}),
         },
         project_number=gcp.organizations.get_project_output(project_id=project).number
         if settings.monitoring.budget
@@ -257,6 +295,45 @@ monitoring = Monitoring(
         depends_on=apis.needed_by("monitoring"),
     ),
 )
+scheduler_jobs: dict[str, pulumi.Output[str]] = {}
+if schedules:
+    scheduled = ScheduledTasks(
+        "schedules",
+        ScheduledTasksArgs(
+            project=project,
+            region=region,
+            name_prefix=prefix,
+            schedules=schedules,
+            retry=settings.scheduler.retry,
+            api_url=api_url,
+            private_api_service=None if settings.api.public else api.service.name,
+            depends_on=[*apis.needed_by("cloudscheduler", "iam"), api],
+        ),
+    )
+    scheduler_jobs = {n: job.name for n, job in scheduled.jobs.items()}
+
+flower_url: pulumi.Output[str] | None = None
+if identities.flower is not None:
+    flower = FlowerService(
+        "flower",
+        FlowerServiceArgs(
+            project=project,
+            region=region,
+            service_name=f"{prefix}-flower",
+            image=images.worker,
+            service_account_email=identities.flower.email,
+            environment=runtime_contract.ContainerEnvironment(
+                plain=shared_env.plain,
+                secret={"REDIS_URL": secrets.refs["redis-url"]},
+                files=shared_env.files,
+            ),
+            vpc_access=network.vpc_access(),
+            deletion_protection=settings.deletion_protection,
+            collector_image=settings.monitoring.collector_image,
+            depends_on=service_deps,
+        ),
+    )
+    flower_url = flower.url
 
 pulumi.export("api_url", api.url)
 # The API rollout (docs/delivery.md): deploy.yml verifies the candidate URL, then promotes it.
@@ -270,3 +347,5 @@ pulumi.export("registry_url", registry.url)
 pulumi.export("redis_host", broker.host)
 pulumi.export("dashboard", monitoring.dashboard.id)
 pulumi.export("secret_names", {key: s.secret_id for key, s in secrets.secrets.items()})
+pulumi.export("scheduler_jobs", scheduler_jobs)
+pulumi.export("flower_url", flower_url)

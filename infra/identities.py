@@ -13,12 +13,15 @@ class IdentitiesArgs:
     project: str
     name_prefix: str
     worker_groups: tuple[str, ...]
+    # Flower's own account (flower.enabled): it reads the broker's secrets only.
+    flower: bool = False
     depends_on: list[pulumi.Resource] = field(default_factory=list)
 
 
 class Identities(pulumi.ComponentResource):
     api: gcp.serviceaccount.Account
     workers: dict[str, gcp.serviceaccount.Account]
+    flower: gcp.serviceaccount.Account | None
 
     def readers(self) -> dict[str, tuple[str, pulumi.Output[str]]]:
         """Workload (``api`` or a worker group) -> (grant name, IAM member ``serviceAccount:...``).
@@ -53,6 +56,17 @@ class Identities(pulumi.ComponentResource):
             )
             for group in args.worker_groups
         }
+        self.flower = (
+            gcp.serviceaccount.Account(
+                "flower",
+                project=args.project,
+                account_id=f"{args.name_prefix}-flower",
+                display_name="cloudrun-celery Flower monitor (Cloud Run)",
+                opts=child,
+            )
+            if args.flower
+            else None
+        )
         self._members = {
             "api": ("api", _member(self.api)),
             **{

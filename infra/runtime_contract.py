@@ -73,14 +73,14 @@ class SecretFile:
 class ContainerEnvironment:
     """Env, secret env and secret files for one container."""
 
-    plain: Mapping[str, str]
+    plain: Mapping[str, pulumi.Input[str]]
     secret: Mapping[str, SecretRef]
     files: Sequence[SecretFile]
 
     def plus(
         self,
         *,
-        plain: Mapping[str, str],
+        plain: Mapping[str, pulumi.Input[str]],
         secret: Mapping[str, SecretRef],
         files: Sequence[SecretFile] = (),
     ) -> ContainerEnvironment:
@@ -155,6 +155,14 @@ def shared_environment(
 REDIS_CONNECTIONS_HEADROOM = 20
 
 
+@dataclass(frozen=True)
+class IdTokenCallers:
+    """Google service accounts whose ID tokens the API accepts, and the audience they must carry."""
+
+    audience: pulumi.Input[str]
+    emails: Sequence[str]
+
+
 def api_environment(
     environment: ContainerEnvironment,
     *,
@@ -162,6 +170,8 @@ def api_environment(
     request_concurrency: int,
     app_secrets: Mapping[str, SecretRef],
     verify_key: SecretRef | None = None,
+    idempotency_window_seconds: int,
+    id_token_callers: IdTokenCallers | None = None,
 ) -> ContainerEnvironment:
     """The shared environment plus what only the API reads: its keys, its Redis connection cap
     and the app secrets it consumes.
@@ -171,11 +181,22 @@ def api_environment(
     clients' keys (docs/delivery.md).
     """
     verify = {"API_KEYS": verify_key} if verify_key is not None else {}
+    # Google ID tokens accepted besides the keys (docs/schedules.md).
+    callers: dict[str, pulumi.Input[str]] = (
+        {}
+        if id_token_callers is None
+        else {
+            "GOOGLE_ID_AUDIENCE": id_token_callers.audience,
+            "SCHEDULER_CALLERS": ",".join(id_token_callers.emails),
+        }
+    )
     return environment.plus(
         plain={
             contract.API_KEYS_FILE_ENV: API_KEYS_FILE,
             # Past the cap a request gets 503 at once; it must stay above Cloud Run's concurrency.
             contract.REDIS_MAX_CONNECTIONS_ENV: str(request_concurrency + REDIS_CONNECTIONS_HEADROOM),
+            "IDEMPOTENCY_WINDOW_SECONDS": str(idempotency_window_seconds),
+            **callers,
         },
         secret={**app_secrets, **verify},
         files=[SecretFile("api-keys", API_KEYS_DIR, "keys", api_keys)],
@@ -187,15 +208,17 @@ def worker_environment(
     *,
     group: WorkerGroupSettings,
     app_secrets: Mapping[str, SecretRef],
+    send_events: bool = False,
 ) -> ContainerEnvironment:
-    """The shared environment plus what one worker group reads: its queues, pool, concurrency
-    and the app secrets it consumes."""
+    """The shared environment plus what one worker group reads: its queues, pool, concurrency,
+    the app secrets it consumes and whether it sends task events and heartbeats (Flower)."""
     return environment.plus(
         plain={
             contract.WORKER_QUEUES_ENV: ",".join(group.queues),
             contract.WORKER_POOL_ENV: group.pool,
             contract.WORKER_CONCURRENCY_ENV: str(group.concurrency),
             contract.METRICS_DIR_ENV: METRICS_DIR,
+            **({"WORKER_EVENTS": "true"} if send_events else {}),
         },
         secret=app_secrets,
     )

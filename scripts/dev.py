@@ -11,6 +11,7 @@ not ready within ``DEV_READY_TIMEOUT_SECONDS`` (60), it says so, stops everythin
 
 from __future__ import annotations
 
+import argparse
 import os
 import secrets
 import shutil
@@ -42,10 +43,14 @@ def port_is_free(port: int) -> bool:
         return True
 
 
-def dev_environment() -> tuple[dict[str, str], list[str]]:
+# The local scheduler signs ID tokens as this account; the API accepts it (docs/schedules.md).
+LOCAL_SCHEDULER = "local-scheduler@cloudrun-celery-dev.iam.gserviceaccount.com"
+
+
+def dev_environment(flower: bool = False) -> tuple[dict[str, str], list[str]]:
     """The processes' environment and the Procfile entries to run."""
     env = dict(os.environ)
-    processes = ["api", "worker"]
+    processes = ["api", "worker", "scheduler"]
     if not env.get("REDIS_URL"):
         if shutil.which("redis-server") is None:
             sys.exit(
@@ -59,6 +64,16 @@ def dev_environment() -> tuple[dict[str, str], list[str]]:
     env.setdefault("API_PORT", "8000" if port_is_free(8000) else str(free_port()))
     env.setdefault("WORKER_PORT", str(free_port()))
     env.setdefault("API_KEYS", "dev-key")
+    # The schedules of Pulumi.dev.yaml, fired by scripts/local_scheduler.py like Cloud Scheduler.
+    env.setdefault("CERTS_PORT", str(free_port()))
+    env["SCHEDULER_CALLERS"] = LOCAL_SCHEDULER
+    env["GOOGLE_ID_AUDIENCE"] = f"http://127.0.0.1:{env['API_PORT']}"
+    env["GOOGLE_CERTS_URL"] = f"http://127.0.0.1:{env['CERTS_PORT']}/certs"
+    if flower:
+        # Flower needs the worker's task events and heartbeats (off otherwise).
+        env["WORKER_EVENTS"] = "true"
+        env.setdefault("FLOWER_PORT", "5555" if port_is_free(5555) else str(free_port()))
+        processes.append("flower")
     # The Procfile says `python`: make that this virtualenv's interpreter.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["PYTHONUNBUFFERED"] = "1"
@@ -73,7 +88,8 @@ def api_ready(base: str) -> bool:
         return False
 
 
-def banner(base: str, key: str) -> str:
+def banner(base: str, key: str, flower_port: str | None = None) -> str:
+    flower = f"\nFlower on http://127.0.0.1:{flower_port}" if flower_port else ""
     return f"""
 API ready on {base}  (docs: {base}/docs, metrics: {base}/metrics)
 Submit a task and read its result:
@@ -82,7 +98,8 @@ Submit a task and read its result:
        -H 'Content-Type: application/json' -d '{{"x": 2, "y": 3}}'
   curl -s {base}/v1/tasks/<task_id> -H 'Authorization: Bearer {key}'
 
-Ctrl-C stops Redis, the API and the worker.
+The local scheduler fires the schedules of Pulumi.dev.yaml (its lines: "local scheduler: ...").{flower}
+Ctrl-C stops Redis, the API, the worker and the scheduler.
 
 """
 
@@ -90,8 +107,8 @@ Ctrl-C stops Redis, the API and the worker.
 class Announcer:
     """Waits for the API's /readyz, then prints the banner; on a timeout stops everything instead."""
 
-    def __init__(self, base: str, key: str, timeout: float) -> None:
-        self.base, self.key, self.timeout = base, key, timeout
+    def __init__(self, base: str, key: str, timeout: float, flower_port: str | None = None) -> None:
+        self.base, self.key, self.timeout, self.flower_port = base, key, timeout, flower_port
         self.timed_out = False
         self.stopped = threading.Event()  # set once honcho has stopped the processes
 
@@ -100,7 +117,7 @@ class Announcer:
         while not self.stopped.is_set():
             if api_ready(self.base):
                 # One write, outside honcho's printer: no line prefixes.
-                sys.stdout.write(banner(self.base, self.key))
+                sys.stdout.write(banner(self.base, self.key, self.flower_port))
                 sys.stdout.flush()
                 return
             if time.monotonic() > deadline:
@@ -122,7 +139,10 @@ def main() -> int:
 
     import honcho.manager
 
-    env, names = dev_environment()
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--flower", action="store_true", help="also run Flower (task events on), make dev FLOWER=1")
+    args = parser.parse_args()
+    env, names = dev_environment(args.flower)
     # Stop like Cloud Run does: SIGTERM, then SIGKILL after 10 s (honcho's own default is 5 s,
     # shorter than the worker's soft shutdown).
     honcho.manager.KILL_WAIT = 10
@@ -131,7 +151,12 @@ def main() -> int:
     for process in expand_processes({name: procfile.processes[name] for name in names}):
         manager.add_process(process.name, process.cmd, env={**env, **process.env}, cwd=str(ROOT))
 
-    announcer = Announcer(f"http://127.0.0.1:{env['API_PORT']}", env["API_KEYS"].split(",")[0], READY_TIMEOUT_SECONDS)
+    announcer = Announcer(
+        f"http://127.0.0.1:{env['API_PORT']}",
+        env["API_KEYS"].split(",")[0],
+        READY_TIMEOUT_SECONDS,
+        env.get("FLOWER_PORT"),
+    )
     threading.Thread(target=announcer.run, name="announcer", daemon=True).start()
     manager.loop()
     announcer.stopped.set()

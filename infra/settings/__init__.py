@@ -38,6 +38,7 @@ from .monitoring import (
     MonitoringSettings,
     read_monitoring,
 )
+from .flower import FLOWER_KEYS, FlowerSettings, read_flower
 from .reader import PROJECT, ConfigReader, InvalidConfig, all_config_keys, key_list
 from .redis import (
     MAINTENANCE_KEYS,
@@ -47,6 +48,14 @@ from .redis import (
     read_redis,
 )
 from .registry import REGISTRY_KEYS, RegistrySettings, read_registry
+from .schedules import (
+    SCHEDULE_KEYS,
+    SCHEDULER_KEYS,
+    Schedule,
+    SchedulerRetry,
+    SchedulerSettings,
+    read_scheduler,
+)
 from .rollout import ROLLOUT_KEYS, ApiRolloutSettings
 from .secrets import (
     AppSecret,
@@ -90,12 +99,17 @@ __all__ = [
     "ConnectorSettings",
     "ContainerSize",
     "Egress",
+    "FlowerSettings",
     "InvalidConfig",
     "MaintenanceWindow",
     "NetworkSettings",
     "QueueDepthAutoscaling",
     "RedisSettings",
     "RegistrySettings",
+    "SCHEDULE_KEYS",
+    "Schedule",
+    "SchedulerRetry",
+    "SchedulerSettings",
     "Settings",
     "TaskSettings",
     "WorkerGroupSettings",
@@ -126,6 +140,9 @@ TOP_LEVEL_KEYS: dict[str, frozenset[str] | None] = {
     "apiKeys": None,
     "monitoring": MONITORING_KEYS,
     "verifyKey": None,
+    "schedules": None,
+    "scheduler": SCHEDULER_KEYS,
+    "flower": FLOWER_KEYS,
 }
 
 
@@ -148,6 +165,8 @@ class Settings:
     api_keys: pulumi.Output[str] | None
     monitoring: MonitoringSettings
     verify_key: pulumi.Output[str] | None
+    scheduler: SchedulerSettings
+    flower: FlowerSettings
 
     @property
     def is_prod(self) -> bool:
@@ -204,6 +223,8 @@ def load_settings() -> Settings:
     api_keys = read_api_keys(reader)
     monitoring = read_monitoring(reader)
     verify_key = read_verify_key(reader)
+    scheduler = read_scheduler(reader, api.idempotency_window_seconds)
+    flower = read_flower(reader, tuple(w.name for w in workers))
 
     if is_prod_stack(stack):
         if redis.tier != "STANDARD_HA":
@@ -250,6 +271,8 @@ def load_settings() -> Settings:
         api_keys=api_keys,
         monitoring=monitoring,
         verify_key=verify_key,
+        scheduler=scheduler,
+        flower=flower,
     )
 
 

@@ -19,6 +19,7 @@ API_SERVICE_KEYS = frozenset(
         "maxInstances",
         "concurrency",
         "timeoutSeconds",
+        "idempotencyWindowSeconds",
         "rollout",
     }
 )
@@ -52,6 +53,8 @@ class ApiSettings:
     concurrency: int
     timeout_seconds: int
     rollout: ApiRolloutSettings
+    # How long an Idempotency-Key (and a scheduler tick's key) is remembered: IDEMPOTENCY_WINDOW_SECONDS.
+    idempotency_window_seconds: int
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,13 @@ def read_api(reader: ConfigReader) -> ApiSettings:
             "api.timeoutSeconds", cfg.get("timeoutSeconds"), 60, 1, 3600
         ),
         rollout=read_api_rollout(reader, cfg.get("rollout")),
+        idempotency_window_seconds=reader.integer(
+            "api.idempotencyWindowSeconds",
+            cfg.get("idempotencyWindowSeconds"),
+            86_400,
+            60,
+            30 * 86_400,
+        ),
     )
 
 

@@ -51,6 +51,10 @@ def test_dev_runs_the_system_and_ctrl_c_stops_everything() -> None:
         children = psutil.Process(launcher.pid).children(recursive=True)
         commands = " ".join(" ".join(p.cmdline()) for p in children)
         assert "redis-server" in commands and "-m api" in commands and "-m worker" in commands
+        assert "local_scheduler.py" in commands
+        # The local scheduler fires Pulumi.dev.yaml's schedule with a signed ID token: accepted.
+        wait_until(lambda: any("local scheduler: celery-dev-add-every-5-minutes" in line and "-> 202" in line
+                               for line in lines), 30, "the local scheduler's first tick")
 
         banner = "".join(lines)
         assert f"http://127.0.0.1:{api_port}" in banner
@@ -73,7 +77,7 @@ def test_dev_runs_the_system_and_ctrl_c_stops_everything() -> None:
         wait_until(lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in children),
                    5, "every child to exit")
         stops = [line for line in lines if "stopped (rc=" in line]
-        assert len(stops) == 3, stops
+        assert len(stops) == 4, stops  # redis, api, worker, scheduler
         assert all("rc=0" in line for line in stops), "a process had to be killed:\n" + "".join(stops)
     finally:
         if launcher.poll() is None:

@@ -328,6 +328,7 @@ class ProgramMocks(Mocks):
         self, args: MockCallArgs
     ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         if args.token == "gcp:organizations/getProject:getProject":
+            # No failures is an empty list: pulumi's MockMonitor iterates it.
             return {"projectId": self.project, "number": "123456789012"}, []
         return {}, []
 

@@ -20,6 +20,7 @@ RUN_SERVICE = "gcp:cloudrunv2/service:Service"
 WORKER_POOL = "gcp:cloudrunv2/workerPool:WorkerPool"
 SECRET = "gcp:secretmanager/secret:Secret"
 SECRET_VERSION = "gcp:secretmanager/secretVersion:SecretVersion"
+SCHEDULER_JOB = "gcp:cloudscheduler/job:Job"
 SECRET_IAM = "gcp:secretmanager/secretIamMember:SecretIamMember"
 REDIS = "gcp:redis/instance:Instance"
 ACCOUNT = "gcp:serviceaccount/account:Account"
@@ -220,6 +221,12 @@ def test_each_secret_is_readable_only_by_the_workloads_that_need_it(
         f"serviceAccount:{prefix}-wkr-{w['name']}@{project}.iam.gserviceaccount.com"
         for w in stack_file(stack_run.stack)["workers"]
     }
+    # Flower (flower.enabled) reads the broker's secrets and nothing else.
+    flower = (
+        {f"serviceAccount:{prefix}-flower@{project}.iam.gserviceaccount.com"}
+        if stack_file(stack_run.stack).get("flower", {}).get("enabled")
+        else set()
+    )
     readers = _readers(stack_run)
     # The autoscaler (CREMA) reads AUTH and the CA, never the URL (docs/scaling.md).
     autoscaler = {
@@ -228,8 +235,8 @@ def test_each_secret_is_readable_only_by_the_workloads_that_need_it(
         if a.name == "autoscaler"
     }
     assert readers[f"{prefix}-api-keys"] == {api}
-    assert readers[f"{prefix}-redis-url"] == {api, *workers}
-    assert readers[f"{prefix}-redis-ca"] == {api, *workers, *autoscaler}
+    assert readers[f"{prefix}-redis-url"] == {api, *workers, *flower}
+    assert readers[f"{prefix}-redis-ca"] == {api, *workers, *flower, *autoscaler}
     if autoscaler:
         assert readers[f"{prefix}-redis-auth"] == autoscaler
     by_group = {w["name"]: w for w in stack_file(stack_run.stack)["workers"]}
@@ -269,9 +276,15 @@ def test_every_workload_has_its_own_service_account(stack_run: ProgramRun) -> No
         w.inputs["template"]["serviceAccount"]
         for w in [*worker_workloads(stack_run).values()]
     ]
-    for service in stack_run.of_type(RUN_SERVICE):
-        if service.name in ("api", "autoscaler"):
-            accounts.append(service.inputs["template"]["serviceAccount"])
+    # The API, the autoscaler, Flower (when enabled) and the Cloud Scheduler jobs' OIDC caller.
+    accounts += [
+        s.inputs["template"]["serviceAccount"]
+        for s in stack_run.of_type(RUN_SERVICE)
+        if s.name in ("api", "autoscaler", "flower")
+    ]
+    accounts += sorted(
+        {j.inputs["httpTarget"]["oidcToken"]["serviceAccountEmail"] for j in stack_run.of_type(SCHEDULER_JOB)}
+    )
     assert len(set(accounts)) == len(accounts) == len(stack_run.of_type(ACCOUNT))
 
 
@@ -390,7 +403,11 @@ def test_api_is_public_or_iam_only_per_config(public: bool) -> None:
         assert invoker.inputs["role"] == "roles/run.invoker"
         assert invoker.parent_type == "cloudrun-celery:infra:ApiService"
     else:
-        assert invokers == []
+        # Only the Cloud Scheduler jobs' account may invoke a private API (tests/schedules).
+        assert all("allUsers" not in i.inputs["member"] for i in invokers)
+        assert {i.inputs["member"] for i in invokers} <= {
+            "serviceAccount:celery-dev-scheduler@my-gcp-project-dev.iam.gserviceaccount.com"
+        }
 
 
 # --- worker services ----------------------------------------------------------------------
@@ -492,6 +509,8 @@ def test_exports(stack_run: ProgramRun) -> None:
         "redis_host",
         "secret_names",
         *(["autoscaler_service"] if "autoscaler_service" in exports else []),
+        "scheduler_jobs",
+        "flower_url",
     }
     assert exports["api_url"].startswith("https://")
     assert set(exports["worker_services"]) == {

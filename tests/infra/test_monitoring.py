@@ -41,7 +41,7 @@ def test_every_workload_runs_the_collector_and_may_write_metrics(stack_run: Prog
             volumes = {v["name"]: v for v in workload.inputs["template"]["volumes"]}
             assert mounts["prometheus-multiproc"] == env["PROMETHEUS_MULTIPROC_DIR"]
             assert volumes["prometheus-multiproc"]["emptyDir"]["medium"] == "MEMORY"
-    accounts = [a for a in stack_run.of_type("gcp:serviceaccount/account:Account") if a.name != "autoscaler"]
+    accounts = [a for a in stack_run.of_type("gcp:serviceaccount/account:Account") if a.name not in ("autoscaler", "scheduler")]
     grants = [
         g
         for g in stack_run.of_type("gcp:projects/iAMMember:IAMMember")

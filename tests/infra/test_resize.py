@@ -52,7 +52,7 @@ def set_fast_worker_memory(config: dict[str, Any]) -> None:
             set_api_concurrency,
             {
                 f"resources.{API}.inputs.template.maxInstanceRequestConcurrency": (80, 150),
-                f"resources.{API}.inputs.template.containers[0].envs[4].value": ("100", "170"),
+                f"resources.{API}.inputs.template.containers[0].envs[6].value": ("100", "170"),
             },
         ),
         (set_redis_size, {f"resources.{REDIS}.inputs.memorySizeGb": (5, 10)}),

@@ -45,7 +45,7 @@ def test_the_program_grants_metric_writer_once_per_workload_and_nothing_else(sta
         if r.type_.startswith("gcp:projects/iAM") and r.inputs["role"] != "roles/parametermanager.parameterViewer"
     ]
     workloads = {
-        r.name for r in resources if r.type_ == "gcp:serviceaccount/account:Account" and r.name != "autoscaler"
+        r.name for r in resources if r.type_ == "gcp:serviceaccount/account:Account" and r.name not in ("autoscaler", "scheduler")
     }
     assert {g.inputs["role"] for g in project_grants} == {"roles/monitoring.metricWriter"}
     assert len(project_grants) == len(workloads)

@@ -22,17 +22,28 @@ import anyio.to_thread
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPBearer
 
+from api.google_identity import GoogleIdTokens, IdTokenRejected, looks_like_jwt
+
 @dataclass(frozen=True)
 class Caller:
-    """Who made the request: a stable, non-secret id of the key used (scopes idempotency keys)."""
+    """Who made the request: a stable, non-secret id of the key used (scopes idempotency keys).
+
+    ``google_account`` is set for a Google ID token from SCHEDULER_CALLERS: only such a caller's
+    ``X-CloudScheduler-*`` headers are trusted (docs/schedules.md).
+    """
 
     key_id: str
+    google_account: str | None = None
 
 
 log = logging.getLogger(__name__)
 
 
 def _callers(keys: Iterable[str]) -> dict[bytes, Caller]:
+    keys = tuple(keys)
+    if any(looks_like_jwt(key) for key in keys):
+        # The shape tells an API key from a Google ID token (api.google_identity).
+        raise ValueError("an API key looks like a JWT (three dot-separated base64url parts); use keys without dots")
     encoded = tuple(key.encode() for key in keys)
     if not encoded:
         raise ValueError("ApiKeys needs at least one key")
@@ -104,7 +115,8 @@ def _unauthorized(detail: str) -> HTTPException:
 
 
 class ApiKeyBearer(HTTPBearer):
-    """FastAPI dependency: the ``Caller``, or 401 unless the request carries a valid bearer key.
+    """FastAPI dependency: the ``Caller``, or 401 unless the request carries a valid bearer key
+    or Google ID token (docs/schedules.md).
 
     A subclass of FastAPI's ``HTTPBearer`` so the OpenAPI spec still declares the scheme, but
     one dependency instead of two (the scheme, then a checker depending on it): dependency
@@ -116,6 +128,8 @@ class ApiKeyBearer(HTTPBearer):
         credentials = await super().__call__(request)
         if credentials is None:
             raise _unauthorized("missing API key: send the header 'Authorization: Bearer <key>'")
+        if looks_like_jwt(credentials.credentials):
+            return await _google_caller(request, credentials.credentials)
         keys: ApiKeys = request.app.state.api_keys
         caller = keys.identify(credentials.credentials)
         if caller is None:
@@ -126,7 +140,23 @@ class ApiKeyBearer(HTTPBearer):
 require_caller = ApiKeyBearer(
     auto_error=False,
     scheme_name="HTTPBearer",
-    description="An API key from API_KEYS or API_KEYS_FILE, sent as `Authorization: Bearer <key>`.",
+    description="An API key from API_KEYS or API_KEYS_FILE, or a Google-signed ID token of an account in "
+    "SCHEDULER_CALLERS, sent as `Authorization: Bearer <credential>`.",
 )
+
+async def _google_caller(request: Request, token: str) -> Caller:
+    verifier: GoogleIdTokens | None = request.app.state.google_id_tokens
+    if verifier is None:
+        raise _unauthorized(
+            "Google ID tokens are not accepted by this API (no SCHEDULER_CALLERS); send an API key"
+        )
+    try:
+        email = await verifier.verify(token)
+    except IdTokenRejected as exc:
+        if exc.status == status.HTTP_403_FORBIDDEN:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, exc.detail) from None
+        raise _unauthorized(exc.detail) from None
+    return Caller(key_id=f"google:{email}", google_account=email)
+
 
 CallerDep = Annotated[Caller, Depends(require_caller)]

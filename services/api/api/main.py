@@ -25,6 +25,7 @@ from task_contract import QUEUES, TASKS, BrokerSettings, TaskSpec
 
 from api import access_log
 from api.auth import ApiKeys, KeysFileReloader
+from api.google_identity import GoogleIdTokens
 from api.body_limit import BodySizeLimit
 from api.celery_message import MessageBuilder, publisher_app
 from api.core.config import ApiSettings
@@ -120,6 +121,10 @@ def create_app(settings: ApiSettings | None = None, broker_settings: BrokerSetti
     app.state.submitter = submitter
     app.state.metrics = metrics
     app.state.api_keys = api_keys
+    callers = settings.google_id_callers()
+    app.state.google_id_tokens = (
+        GoogleIdTokens.create(settings.google_id_audience or "", callers, settings.google_certs_url) if callers else None
+    )
     app.include_router(health.router)
     app.include_router(tasks.router)
     app.include_router(dead_letters.router)

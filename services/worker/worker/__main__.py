@@ -20,8 +20,11 @@ import uuid
 os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
 
 
-def argv_for(queues: tuple[str, ...], log_level: str) -> list[str]:
-    """``celery worker`` arguments; the pool and concurrency come from the app's config."""
+def argv_for(queues: tuple[str, ...], log_level: str, events: bool = False) -> list[str]:
+    """``celery worker`` arguments; the pool and concurrency come from the app's config.
+
+    ``events`` (WORKER_EVENTS, for a group Flower watches) keeps worker heartbeats on.
+    """
     return [
         # No ASCII-art banner: Cloud Logging would store each of its lines as a separate entry.
         "--quiet",
@@ -37,7 +40,7 @@ def argv_for(queues: tuple[str, ...], log_level: str) -> list[str]:
         # No worker heartbeat events (Flower's liveness signal). They are published from the
         # consumer's event loop with blocking retries, so a frozen Redis froze the loop with them;
         # /healthz is this worker's liveness signal.
-        "--without-heartbeat",
+        *([] if events else ["--without-heartbeat"]),
     ]
 
 
@@ -56,7 +59,7 @@ def main() -> int:
         print(exc, file=sys.stderr)
         return 2
     try:
-        app.worker_main(argv=argv_for(settings.queues, settings.log_level))
+        app.worker_main(argv=argv_for(settings.queues, settings.log_level, settings.worker_events))
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 1
     return 0

@@ -78,6 +78,9 @@ class WorkerSettings(BaseSettings):
     worker_processes: int | None = Field(default=None, ge=1, le=16)
     log_level: LogLevel = "INFO"
     port: int = Field(default=8080, ge=1, le=65535, description="The health endpoint's port.")
+    # Flower's feed (flower.watchGroups): task events and worker heartbeats. Off by default: they
+    # cost throughput (docs/benchmarks.md) and heartbeats block the loop on a frozen Redis.
+    worker_events: bool = False
     # external_call's egress rules (worker.egress): no URL is fetched until its host is allowed.
     external_call_allowed_hosts: str = ""
     external_call_allowed_networks: str = ""
@@ -243,7 +246,8 @@ def celery_config(broker: BrokerSettings, worker: WorkerSettings) -> dict[str, A
         worker_redirect_stdouts=False,
         # Cloud Logging renders colour codes as garbage.
         worker_log_color=False,
-        # No per-task events over the broker: nothing here consumes them (Flower would).
-        worker_send_task_events=False,
+        # Per-task events over the broker only for a group Flower watches (WORKER_EVENTS).
+        worker_send_task_events=worker.worker_events,
+        task_send_sent_event=False,
     )
     return config

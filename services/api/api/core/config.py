@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from api.google_identity import GOOGLE_CERTS_URL
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from task_contract import QUEUES
@@ -45,6 +46,10 @@ class ApiSettings(BaseSettings):
     redis_memory_high_water_percent: int = Field(default=90, ge=1, le=100, description="100: no check.")
     # Serving processes (uvicorn workers), sized from the service's CPU limit by the stack.
     web_concurrency: int = Field(default=1, ge=1, le=64)
+    # Google ID tokens (docs/schedules.md): accepted only from these service accounts, with this audience.
+    scheduler_callers: str = Field(default="", description="Comma-separated service account emails.")
+    google_id_audience: str | None = Field(default=None, description="This API's URL, the tokens' audience.")
+    google_certs_url: str = Field(default=GOOGLE_CERTS_URL, description="Where Google's signing certificates are.")
     log_level: str = Field(default="INFO")
     port: int = Field(default=8080, ge=1, le=65_535)
 
@@ -84,6 +89,18 @@ class ApiSettings(BaseSettings):
             if item.strip():
                 limits[name.strip()] = int(number)
         return limits
+
+    @model_validator(mode="after")
+    def _audience_with_callers(self) -> ApiSettings:
+        if self.google_id_callers() and not self.google_id_audience:
+            raise ValueError(
+                "SCHEDULER_CALLERS is set but GOOGLE_ID_AUDIENCE is not: set it to this API's URL, "
+                "the audience of the callers' ID tokens"
+            )
+        return self
+
+    def google_id_callers(self) -> tuple[str, ...]:
+        return tuple(email.strip() for email in self.scheduler_callers.split(",") if email.strip())
 
     def bearer_keys(self) -> tuple[str, ...]:
         """Every accepted key, from API_KEYS and API_KEYS_FILE, in order, without duplicates.

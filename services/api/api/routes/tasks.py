@@ -20,7 +20,7 @@ from task_contract import TASKS, TaskSpec
 from task_contract.catalog import Payload
 
 from api import access_log, idempotency
-from api.auth import CallerDep
+from api.auth import Caller, CallerDep
 from api.collaborators import RedisDep, SubmitterDep
 from api.schemas import ENQUEUE_ERRORS, UNAUTHORIZED, UNAVAILABLE, ErrorResponse, TaskAccepted, TaskStatus
 from api.submission import Submitted
@@ -66,6 +66,34 @@ IdempotencyKey = Annotated[
 ]
 
 
+SchedulerJobName = Annotated[
+    str | None,
+    Header(
+        alias="X-CloudScheduler-JobName",
+        max_length=500,
+        description="Sent by Cloud Scheduler. Trusted only from a Google ID token of SCHEDULER_CALLERS: with "
+        "X-CloudScheduler-ScheduleTime it makes the tick's idempotency key, so a retried tick enqueues once.",
+    ),
+]
+SchedulerScheduleTime = Annotated[
+    str | None,
+    Header(alias="X-CloudScheduler-ScheduleTime", max_length=64, description="Sent by Cloud Scheduler: the tick."),
+]
+
+
+def scheduler_tick_key(caller: Caller, job_name: str | None, schedule_time: str | None) -> str | None:
+    """The idempotency key of one Cloud Scheduler tick, or None (docs/schedules.md).
+
+    Only a scheduler identity's headers count: from an API key they are ignored, so a key
+    holder can neither forge a tick nor block one. A manual "force run" has no schedule time:
+    it is not deduplicated by the scheduler headers (each run enqueues a task; an
+    Idempotency-Key header still works).
+    """
+    if caller.google_account is None or not job_name or not schedule_time:
+        return None
+    return f"cloudscheduler:{job_name}@{schedule_time}"
+
+
 def status_path(task_id: str) -> str:
     return f"{router.prefix}/{task_id}"
 
@@ -76,7 +104,10 @@ async def enqueue(
     caller: CallerDep,
     submitter: SubmitterDep,
     idempotency_key: IdempotencyKey = None,
+    scheduler_job: SchedulerJobName = None,
+    schedule_time: SchedulerScheduleTime = None,
 ) -> JSONResponse:
+    idempotency_key = scheduler_tick_key(caller, scheduler_job, schedule_time) or idempotency_key
     claim_key = None if idempotency_key is None else idempotency.storage_key(caller, spec.name, idempotency_key)
     submitted = await submitter.submit(spec, payload.model_dump(mode="json"), claim_key)
     # Ties the request to the task the worker logs: on this request's access-log line (access_log).

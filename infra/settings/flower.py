@@ -1,0 +1,30 @@
+"""``flower``: the optional Flower monitor, IAM-only, and the worker groups it watches (docs/schedules.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .reader import ConfigReader
+
+FLOWER_KEYS = frozenset({"enabled", "watchGroups"})
+
+
+@dataclass(frozen=True)
+class FlowerSettings:
+    enabled: bool
+    # Only these groups send task events and heartbeats: they cost throughput (docs/benchmarks.md).
+    watch_groups: tuple[str, ...]
+
+
+def read_flower(reader: ConfigReader, worker_groups: tuple[str, ...]) -> FlowerSettings:
+    cfg = reader.section("flower", FLOWER_KEYS)
+    enabled = reader.boolean("flower.enabled", cfg.get("enabled"), False)
+    groups = cfg.get("watchGroups", list(worker_groups))
+    if not isinstance(groups, list) or not groups or not all(g in worker_groups for g in groups):
+        reader.fail(
+            "flower.watchGroups",
+            groups,
+            f"a non-empty list of worker group names from workers[].name ({', '.join(worker_groups)})",
+        )
+        groups = []
+    return FlowerSettings(enabled=enabled, watch_groups=tuple(dict.fromkeys(groups)) if enabled else ())
