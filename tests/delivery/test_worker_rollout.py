@@ -94,6 +94,10 @@ def test_a_new_worker_that_never_gets_healthy_never_replaces_the_old_one(
             assert time.monotonic() - started < STARTUP_PROBE_SECONDS + 10
         finally:
             bad.cleanup()  # the rollout is abandoned; the old revision was never signalled
+            # A bad worker can fail its probe at once: keep publishing until the old one has had work.
+            deadline = time.monotonic() + 20
+            while len(producer.ids) <= 20 and time.monotonic() < deadline:
+                time.sleep(0.1)
     assert old.alive() and old.health() == 200
     for task_id, expected in producer.ids:
         assert result_of(client, task_id, timeout=30) == expected
