@@ -16,11 +16,15 @@ from benchmarks.workers import RunningVariant, VariantSpec, rotated, running_var
 
 WARNING = (("LOG_LEVEL", "WARNING"),)
 ONE_PROCESS = (("WORKER_PROCESSES", "1"), ("WORKER_CONCURRENCY", "50"))
+EVENTS = (("WORKER_EVENTS", "true"),)
 # "ours" is the shipped worker; the "diag:" rows change one thing at a time to show where its cost
 # is (set through benchmarks/fixtures/worker_variant.py, never shipped as they are). The rows with
 # Celery overrides run one process: the fixture changes settings in the process it starts.
 VARIANTS = (
     VariantSpec("ours", "ours", "our worker, default settings (2 processes x 250 threads, LOG_LEVEL=INFO)"),
+    # Flower's price: task events and heartbeats, as on a group in flower.watchGroups (docs/schedules.md).
+    VariantSpec("ours, WORKER_EVENTS=true", "ours", "default settings with task events and heartbeats (Flower)",
+                env=EVENTS),
     VariantSpec("diag: ours, 1 process x 50 threads", "ours", "the previous default shape", env=ONE_PROCESS),
     VariantSpec("diag: ours, LOG_LEVEL=WARNING", "ours", "default settings without per-task log lines", env=WARNING),
     VariantSpec("diag: ours, 1 process, WARNING, prefork 2", "ours",

@@ -90,7 +90,8 @@ def test_dev_that_never_gets_ready_says_so_stops_everything_and_fails() -> None:
            "DEV_READY_TIMEOUT_SECONDS": "4"}
     launcher, lines = launch(env)
     try:
-        wait_until(lambda: "".join(lines).count("started (pid=") == 2, 30, "the API and the worker to start")
+        # The API, the worker and the local scheduler (Pulumi.dev.yaml has schedules).
+        wait_until(lambda: "".join(lines).count("started (pid=") == 3, 30, "the API, worker and scheduler to start")
         wait_until(lambda: len(psutil.Process(launcher.pid).children(recursive=True)) >= 4, 10, "their processes")
         children = psutil.Process(launcher.pid).children(recursive=True)
         code = launcher.wait(40)
@@ -98,7 +99,7 @@ def test_dev_that_never_gets_ready_says_so_stops_everything_and_fails() -> None:
         assert code == 1, output
         assert "API not ready on" in output and "after 4 s" in output, output
         assert "API ready on" not in output and "curl" not in output, output
-        assert len([line for line in lines if "stopped (rc=" in line]) == 2, output
+        assert len([line for line in lines if "stopped (rc=" in line]) == 3, output
         wait_until(lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in children),
                    5, "every child to exit")
     finally:
