@@ -1,6 +1,7 @@
 """``python -m benchmarks <name|all> [--quick]``: run benchmarks, print markdown, save raw JSON.
 
-Names: enqueue (a), end-to-end (b), io-bound (c), pickup (d). ``--quick`` is a smoke run of a few
+Names: enqueue (a), end-to-end (b), io-bound (c), pickup (d); end-to-end-events is (b) with task
+events on vs off (Flower's price). ``--quick`` is a smoke run of a few
 seconds each, for CI: it exits non-zero if a benchmark cannot run, never because a target is missed.
 """
 
@@ -22,6 +23,7 @@ from benchmarks.stack import ensure_tools
 BENCHMARKS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "enqueue": enqueue.run,
     "end-to-end": end_to_end.run,
+    "end-to-end-events": end_to_end.run_events,
     "io-bound": io_bound.run,
     "pickup": pickup.run,
 }

@@ -16,15 +16,11 @@ from benchmarks.workers import RunningVariant, VariantSpec, rotated, running_var
 
 WARNING = (("LOG_LEVEL", "WARNING"),)
 ONE_PROCESS = (("WORKER_PROCESSES", "1"), ("WORKER_CONCURRENCY", "50"))
-EVENTS = (("WORKER_EVENTS", "true"),)
 # "ours" is the shipped worker; the "diag:" rows change one thing at a time to show where its cost
 # is (set through benchmarks/fixtures/worker_variant.py, never shipped as they are). The rows with
 # Celery overrides run one process: the fixture changes settings in the process it starts.
 VARIANTS = (
     VariantSpec("ours", "ours", "our worker, default settings (2 processes x 250 threads, LOG_LEVEL=INFO)"),
-    # Flower's price: task events and heartbeats, as on a group in flower.watchGroups (docs/schedules.md).
-    VariantSpec("ours, WORKER_EVENTS=true", "ours", "default settings with task events and heartbeats (Flower)",
-                env=EVENTS),
     VariantSpec("diag: ours, 1 process x 50 threads", "ours", "the previous default shape", env=ONE_PROCESS),
     VariantSpec("diag: ours, LOG_LEVEL=WARNING", "ours", "default settings without per-task log lines", env=WARNING),
     VariantSpec("diag: ours, 1 process, WARNING, prefork 2", "ours",
@@ -39,6 +35,11 @@ VARIANTS = (
     VariantSpec("seed-000", "seed000", "prefork c=2, gzip task+result, results stored, child recycled every 100",
                 pool="prefork", concurrency=2),
 )
+# Flower's price: task events and heartbeats, as on a group in flower.watchGroups (docs/schedules.md).
+# ``python -m benchmarks end-to-end-events`` runs it against "ours" and the baselines, in one rotation.
+EVENTS_VARIANT = VariantSpec("ours, WORKER_EVENTS=true", "ours",
+                             "default settings with task events and heartbeats (Flower)",
+                             env=(("WORKER_EVENTS", "true"),))
 BASELINE = "celery-defaults"
 RESULTS_BASELINE = "celery-defaults+results"
 
@@ -56,10 +57,17 @@ def measure_once(variant: RunningVariant, n: int) -> dict[str, float]:
             "worker_cpu_ms_per_task": worker_cpu * 1000 / n}
 
 
-def run(quick: bool) -> dict[str, Any]:
+def run_events(quick: bool) -> dict[str, Any]:
+    """(b) with task events on vs off: "ours", "ours, WORKER_EVENTS=true" and both baselines."""
+    ours = tuple(v for v in VARIANTS if v.name in ("ours", BASELINE, RESULTS_BASELINE))
+    return {**run(quick, (ours[0], EVENTS_VARIANT, *ours[1:])), "name": "end-to-end-events"}
+
+
+def run(quick: bool, variants: tuple[VariantSpec, ...] = VARIANTS) -> dict[str, Any]:
     n, rounds = (300, 1) if quick else (3000, 5)
-    in_quick = ("ours", "diag: ours, 1 process, WARNING, results ignored", BASELINE, RESULTS_BASELINE, "seed-000")
-    specs = VARIANTS if not quick else tuple(v for v in VARIANTS if v.name in in_quick)
+    in_quick = ("ours", "diag: ours, 1 process, WARNING, results ignored", BASELINE, RESULTS_BASELINE, "seed-000",
+                EVENTS_VARIANT.name)
+    specs = variants if not quick else tuple(v for v in variants if v.name in in_quick)
     samples: dict[str, list[dict[str, float]]] = {spec.name: [] for spec in specs}
     scratch = ScratchDir()
     with private_redis() as server, running_variants(specs, server, scratch) as running:

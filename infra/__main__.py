@@ -11,6 +11,7 @@ import runtime_contract
 from api_service import ApiService, ApiServiceArgs
 from autoscaling.autoscaler import Autoscaler, AutoscalerArgs
 from autoscaling.spec import scaling_specs
+from beat_pool import BeatPool, BeatPoolArgs, beat_environment
 from broker import Broker, BrokerArgs
 from flower_service import FlowerService, FlowerServiceArgs
 from identities import Identities, IdentitiesArgs
@@ -95,18 +96,18 @@ identities = Identities(
         name_prefix=prefix,
         worker_groups=tuple(w.name for w in settings.workers),
         flower=settings.flower.enabled,
+        beat=settings.beat.enabled,
         depends_on=apis.needed_by("iam"),
     ),
 )
 # Secret readers by workload ("api" or a worker group), keyed as the IAM grants are named.
 readers = identities.readers()
 everyone = dict(readers.values())
-# Flower reads the broker's secrets (URL and CA) and nothing else.
+# Flower and beat read the broker's secrets (URL and CA) and nothing else.
 broker_readers = dict(everyone)
-if identities.flower is not None:
-    broker_readers["flower"] = identities.flower.email.apply(
-        lambda email: f"serviceAccount:{email}"
-    )
+for grant, account in (("flower", identities.flower), ("beat", identities.beat)):
+    if account is not None:
+        broker_readers[grant] = account.email.apply(lambda email: f"serviceAccount:{email}")
 
 secret_specs = [
     SecretSpec("redis-url", f"{prefix}-redis-url", broker.url, broker_readers),
@@ -312,6 +313,31 @@ if schedules:
     )
     scheduler_jobs = {n: job.name for n, job in scheduled.jobs.items()}
 
+# Flower and beat see the broker and nothing else.
+broker_env = runtime_contract.ContainerEnvironment(
+    plain=shared_env.plain,
+    secret={"REDIS_URL": secrets.refs["redis-url"]},
+    files=shared_env.files,
+)
+beat_pool: pulumi.Output[str] | None = None
+if identities.beat is not None:
+    beat = BeatPool(
+        "beat",
+        BeatPoolArgs(
+            project=project,
+            region=region,
+            pool_name=f"{prefix}-beat",
+            settings=settings.beat,
+            image=images.worker,
+            service_account_email=identities.beat.email,
+            environment=beat_environment(broker_env, settings.beat),
+            vpc_access=network.vpc_access(),
+            deletion_protection=settings.deletion_protection,
+            depends_on=service_deps,
+        ),
+    )
+    beat_pool = beat.pool.name
+
 flower_url: pulumi.Output[str] | None = None
 if identities.flower is not None:
     flower = FlowerService(
@@ -322,11 +348,7 @@ if identities.flower is not None:
             service_name=f"{prefix}-flower",
             image=images.worker,
             service_account_email=identities.flower.email,
-            environment=runtime_contract.ContainerEnvironment(
-                plain=shared_env.plain,
-                secret={"REDIS_URL": secrets.refs["redis-url"]},
-                files=shared_env.files,
-            ),
+            environment=broker_env,
             vpc_access=network.vpc_access(),
             deletion_protection=settings.deletion_protection,
             collector_image=settings.monitoring.collector_image,
@@ -349,3 +371,4 @@ pulumi.export("dashboard", monitoring.dashboard.id)
 pulumi.export("secret_names", {key: s.secret_id for key, s in secrets.secrets.items()})
 pulumi.export("scheduler_jobs", scheduler_jobs)
 pulumi.export("flower_url", flower_url)
+pulumi.export("beat_pool", beat_pool)

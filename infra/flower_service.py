@@ -15,10 +15,9 @@ import pulumi_gcp as gcp
 import runtime_contract
 from monitoring import collector
 from runtime_contract import WorkloadArgs
+from settings.flower import FLOWER_SIZE
 
 FLOWER_HEALTH_PATH = "/healthcheck"
-FLOWER_CPU = "1"
-FLOWER_MEMORY = "512Mi"
 
 
 def flower_args(port: int) -> list[str]:
@@ -66,7 +65,7 @@ class FlowerService(pulumi.ComponentResource):
                         "args": flower_args(runtime_contract.PORT),
                         "ports": {"container_port": runtime_contract.PORT},
                         "resources": {
-                            "limits": {"cpu": FLOWER_CPU, "memory": FLOWER_MEMORY},
+                            "limits": {"cpu": FLOWER_SIZE.cpu, "memory": FLOWER_SIZE.memory},
                             # Events arrive outside requests: CPU always allocated.
                             "cpu_idle": False,
                         },

@@ -15,6 +15,8 @@ class IdentitiesArgs:
     worker_groups: tuple[str, ...]
     # Flower's own account (flower.enabled): it reads the broker's secrets only.
     flower: bool = False
+    # Celery beat's own account (beat.enabled): it reads the broker's secrets only.
+    beat: bool = False
     depends_on: list[pulumi.Resource] = field(default_factory=list)
 
 
@@ -22,6 +24,7 @@ class Identities(pulumi.ComponentResource):
     api: gcp.serviceaccount.Account
     workers: dict[str, gcp.serviceaccount.Account]
     flower: gcp.serviceaccount.Account | None
+    beat: gcp.serviceaccount.Account | None
 
     def readers(self) -> dict[str, tuple[str, pulumi.Output[str]]]:
         """Workload (``api`` or a worker group) -> (grant name, IAM member ``serviceAccount:...``).
@@ -65,6 +68,17 @@ class Identities(pulumi.ComponentResource):
                 opts=child,
             )
             if args.flower
+            else None
+        )
+        self.beat = (
+            gcp.serviceaccount.Account(
+                "beat",
+                project=args.project,
+                account_id=f"{args.name_prefix}-beat",
+                display_name="cloudrun-celery Celery beat (Cloud Run worker pool)",
+                opts=child,
+            )
+            if args.beat
             else None
         )
         self._members = {

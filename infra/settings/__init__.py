@@ -38,6 +38,7 @@ from .monitoring import (
     MonitoringSettings,
     read_monitoring,
 )
+from .beat import BEAT_KEYS, BeatEntry, BeatSettings, read_beat
 from .flower import FLOWER_KEYS, FlowerSettings, read_flower
 from .reader import PROJECT, ConfigReader, InvalidConfig, all_config_keys, key_list
 from .redis import (
@@ -96,6 +97,8 @@ __all__ = [
     "ApiSettings",
     "AppSecret",
     "AutoscalerSettings",
+    "BeatEntry",
+    "BeatSettings",
     "ConnectorSettings",
     "ContainerSize",
     "Egress",
@@ -143,6 +146,7 @@ TOP_LEVEL_KEYS: dict[str, frozenset[str] | None] = {
     "schedules": None,
     "scheduler": SCHEDULER_KEYS,
     "flower": FLOWER_KEYS,
+    "beat": BEAT_KEYS,
 }
 
 
@@ -167,6 +171,7 @@ class Settings:
     verify_key: pulumi.Output[str] | None
     scheduler: SchedulerSettings
     flower: FlowerSettings
+    beat: BeatSettings
 
     @property
     def is_prod(self) -> bool:
@@ -221,10 +226,12 @@ def load_settings() -> Settings:
     tasks = read_tasks(reader)
     app_secrets = read_app_secrets(reader, tuple(w.name for w in workers))
     api_keys = read_api_keys(reader)
-    monitoring = read_monitoring(reader)
+    autoscaled = any(w.autoscaling is not None for w in workers)
+    monitoring = read_monitoring(reader, autoscaler.polling_interval_seconds if autoscaled else 0)
     verify_key = read_verify_key(reader)
     scheduler = read_scheduler(reader, api.idempotency_window_seconds)
     flower = read_flower(reader, tuple(w.name for w in workers))
+    beat = read_beat(reader, network.egress, scheduler.schedules)
 
     if is_prod_stack(stack):
         if redis.tier != "STANDARD_HA":
@@ -273,6 +280,7 @@ def load_settings() -> Settings:
         verify_key=verify_key,
         scheduler=scheduler,
         flower=flower,
+        beat=beat,
     )
 
 

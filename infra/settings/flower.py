@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .reader import ConfigReader
+from .services import ContainerSize
 
 FLOWER_KEYS = frozenset({"enabled", "watchGroups"})
+# One instance, CPU always allocated (it consumes events between requests); the estimator prices it.
+FLOWER_SIZE = ContainerSize("1", "512Mi")
 
 
 @dataclass(frozen=True)
@@ -14,6 +17,7 @@ class FlowerSettings:
     enabled: bool
     # Only these groups send task events and heartbeats: they cost throughput (docs/benchmarks.md).
     watch_groups: tuple[str, ...]
+    size: ContainerSize = FLOWER_SIZE
 
 
 def read_flower(reader: ConfigReader, worker_groups: tuple[str, ...]) -> FlowerSettings:

@@ -40,12 +40,15 @@ CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 MAX_BUDGET_CHANNELS = 5
 
 # "A queue has tasks and no consumer" must not page while a worker group is scaling up from
-# zero. No autoscaler setting exists in this program yet, so the allowance is these documented
-# constants (docs/operations.md): an external autoscaler's polling interval, plus the worker's
-# start-up budget, which is its startup probe (18 failures x 10 s, infra/worker_service.py).
-AUTOSCALER_POLL_SECONDS = 60
+# zero: the autoscaler's polling interval (autoscaler.pollingIntervalSeconds, when a group
+# autoscales), a new instance's start before its probe runs, and the worker's start-up budget,
+# its startup probe (18 failures x 10 s, infra/worker_service.py). docs/operations.md.
+INSTANCE_START_SECONDS = 60
 WORKER_STARTUP_SECONDS = 180
-SCALE_UP_ALLOWANCE_SECONDS = AUTOSCALER_POLL_SECONDS + WORKER_STARTUP_SECONDS
+
+
+def scale_up_allowance_seconds(autoscaler_polling_seconds: int) -> int:
+    return autoscaler_polling_seconds + INSTANCE_START_SECONDS + WORKER_STARTUP_SECONDS
 
 
 @dataclass(frozen=True)
@@ -74,17 +77,20 @@ class MonitoringSettings:
     budget: BudgetSettings | None
 
 
-def read_monitoring(reader: ConfigReader) -> MonitoringSettings:
+def read_monitoring(reader: ConfigReader, autoscaler_polling_seconds: int) -> MonitoringSettings:
+    """``autoscaler_polling_seconds``: the autoscaler's polling interval, 0 when no group autoscales."""
     cfg = reader.section("monitoring", MONITORING_KEYS)
     no_consumer = reader.integer(
         "monitoring.noConsumerSeconds", cfg.get("noConsumerSeconds"), 600, 60, 86_400
     )
-    if no_consumer <= SCALE_UP_ALLOWANCE_SECONDS:
+    allowance = scale_up_allowance_seconds(autoscaler_polling_seconds)
+    if no_consumer <= allowance:
         reader.fail(
             "monitoring.noConsumerSeconds",
             no_consumer,
-            f"more than {SCALE_UP_ALLOWANCE_SECONDS} (autoscaler polling {AUTOSCALER_POLL_SECONDS} s + "
-            f"worker start-up {WORKER_STARTUP_SECONDS} s), or a worker group scaling up pages on every cold start",
+            f"more than {allowance} (autoscaler polling {autoscaler_polling_seconds} s + instance start "
+            f"{INSTANCE_START_SECONDS} s + worker start-up {WORKER_STARTUP_SECONDS} s), or a worker group "
+            "scaling up from zero pages on every cold start; raise it, or lower autoscaler.pollingIntervalSeconds",
         )
     thresholds = AlertThresholds(
         backlog_age_seconds=reader.integer(

@@ -141,16 +141,16 @@ def _read_schedules(reader: ConfigReader) -> tuple[Schedule, ...]:
         if name in names:
             reader.fail(f"{key}.name", name, "a name no other schedule uses")
         names.add(name)
-        cron = _cron(reader, f"{key}.cron", cfg["cron"])
-        time_zone = _time_zone(reader, f"{key}.timeZone", cfg["timeZone"])
+        cron = cron_expression(reader, f"{key}.cron", cfg["cron"])
+        time_zone = time_zone_name(reader, f"{key}.timeZone", cfg["timeZone"])
         task = reader.choice(f"{key}.task", cfg["task"], "", tuple(sorted(TASKS)))
-        payload = _payload(reader, f"{key}.payload", task, cfg.get("payload", {}))
+        payload = task_payload(reader, f"{key}.payload", task, cfg.get("payload", {}))
         if name and cron and time_zone and task and payload is not None:
             schedules.append(Schedule(name, cron, time_zone, task, payload))
     return tuple(schedules)
 
 
-def _cron(reader: ConfigReader, key: str, value: Any) -> str:
+def cron_expression(reader: ConfigReader, key: str, value: Any) -> str:
     # Cloud Scheduler takes unix-cron: exactly five fields, no seconds and no @-shortcuts.
     if not isinstance(value, str) or len(value.split()) != 5 or not croniter.is_valid(value):
         reader.fail(key, value, "a five-field unix-cron expression such as '*/15 * * * *' or '0 3 * * 1-5'")
@@ -158,7 +158,7 @@ def _cron(reader: ConfigReader, key: str, value: Any) -> str:
     return " ".join(value.split())
 
 
-def _time_zone(reader: ConfigReader, key: str, value: Any) -> str:
+def time_zone_name(reader: ConfigReader, key: str, value: Any) -> str:
     allowed = "an IANA time zone such as Etc/UTC or Europe/Paris"
     if not isinstance(value, str) or not value:
         reader.fail(key, value, allowed)
@@ -171,7 +171,7 @@ def _time_zone(reader: ConfigReader, key: str, value: Any) -> str:
     return value
 
 
-def _payload(reader: ConfigReader, key: str, task: str, value: Any) -> dict[str, Any] | None:
+def task_payload(reader: ConfigReader, key: str, task: str, value: Any) -> dict[str, Any] | None:
     if not task:
         return None
     model = TASKS[task].payload

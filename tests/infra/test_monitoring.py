@@ -12,7 +12,7 @@ from tests.infra.harness import ProgramError, ProgramRun, run_program_full
 from tests.monitoring.rules import TARGETS  # noqa: F401  (puts infra/ on sys.path)
 
 from monitoring.alerts import alert_rules  # noqa: E402  isort: skip
-from settings.monitoring import DEFAULT_COLLECTOR_IMAGE, SCALE_UP_ALLOWANCE_SECONDS  # noqa: E402  isort: skip
+from settings.monitoring import DEFAULT_COLLECTOR_IMAGE, WORKER_STARTUP_SECONDS  # noqa: E402  isort: skip
 
 SERVICE = "gcp:cloudrunv2/service:Service"
 WORKER_POOL = "gcp:cloudrunv2/workerPool:WorkerPool"
@@ -115,12 +115,26 @@ def test_no_consumer_window_outlasts_the_scale_up_allowance_of_the_worker_probe(
         serving = workload.inputs["template"]["containers"][0]
         if serving["name"] == "worker":
             probe = serving["startupProbe"]
-            assert probe["failureThreshold"] * probe["periodSeconds"] <= SCALE_UP_ALLOWANCE_SECONDS - 60
+            assert probe["failureThreshold"] * probe["periodSeconds"] <= WORKER_STARTUP_SECONDS
+
+
+def test_no_consumer_window_is_checked_against_the_autoscalers_polling_interval() -> None:
+    # prod autoscales `bulk` from zero: a slow autoscaler poll eats the default 600 s window.
+    with pytest.raises(ProgramError) as failure:
+        run_program_full("prod", {"autoscaler": {"pollingIntervalSeconds": 400}})
+    assert "monitoring.noConsumerSeconds: got 600; allowed: more than 640 (autoscaler polling 400 s" in str(
+        failure.value
+    )
+    run = run_program_full(
+        "prod", {"autoscaler": {"pollingIntervalSeconds": 400}, "monitoring": {"noConsumerSeconds": 900}}
+    )
+    (policy,) = [p for p in run.of_type("gcp:monitoring/alertPolicy:AlertPolicy") if "consumer" in p.name.lower()]
+    assert policy.inputs["conditions"][0]["conditionPrometheusQueryLanguage"]["duration"] == "900s"
 
 
 BAD: dict[str, tuple[dict[str, Any], str]] = {
     "no-consumer window inside the scale-up allowance": (
-        {"noConsumerSeconds": 200}, "monitoring.noConsumerSeconds: got 200; allowed: more than 240"),
+        {"noConsumerSeconds": 200}, "monitoring.noConsumerSeconds: got 200; allowed: more than 240 (autoscaler polling 0 s"),
     "ratio out of range": ({"taskFailureRatio": 1.5}, "monitoring.taskFailureRatio: got 1.5"),
     "ratio not a number": ({"api5xxRatio": "lots"}, "monitoring.api5xxRatio: got 'lots'"),
     "redis memory ratio too high": ({"redisMemoryRatio": 0.99}, "less than 0.95"),
