@@ -1,7 +1,7 @@
 """Line items of a stack's monthly cost, idle and under a stated load.
 
 Each entry of ``LINE_ITEMS`` turns validated settings into zero or more ``LineItem``s. To price a
-new part of the stack (the autoscaler, a collector sidecar, Flower), add its prices to
+new part of the stack (a collector sidecar, say), add its prices to
 ``prices.yaml`` and one function here, registered under a new key; docs/cost.md explains it.
 """
 
@@ -154,12 +154,33 @@ def autoscaler_items(settings: Any, prices: PriceTable, load: Load) -> list[Line
     return [LineItem("autoscaler", "Autoscaler (CREMA, service, CPU always on)", f"1 × {_shape(size)}", monthly, monthly, note)]
 
 
+def flower_items(settings: Any, prices: PriceTable, load: Load) -> list[LineItem]:
+    # Flower (flower.enabled, infra/flower_service.py): one instance, CPU always allocated.
+    if not settings.flower.enabled:
+        return []
+    size = settings.flower.size
+    monthly = _per_instance_month(size, "run.instance.cpu", "run.instance.memory", prices)
+    note = "task events also cost the watched groups throughput (docs/benchmarks.md)"
+    return [LineItem("flower", "Flower (service, CPU always on)", f"1 × {_shape(size)}", monthly, monthly, note)]
+
+
+def beat_items(settings: Any, prices: PriceTable, load: Load) -> list[LineItem]:
+    # Celery beat (beat.enabled, infra/beat_pool.py): a worker pool of exactly one instance.
+    if not settings.beat.enabled:
+        return []
+    size = settings.beat.size
+    monthly = _per_instance_month(size, "run.instance.cpu", "run.instance.memory", prices)
+    return [LineItem("beat", "Celery beat (worker pool, 1 instance)", f"1 × {_shape(size)}", monthly, monthly)]
+
+
 LINE_ITEMS: dict[str, ItemEstimator] = {
     "redis": redis_items,
     "network": network_items,
     "api": api_items,
     "workers": worker_items,
     "autoscaler": autoscaler_items,
+    "flower": flower_items,
+    "beat": beat_items,
     "secrets": secret_items,
     "registry": registry_items,
 }

@@ -135,3 +135,16 @@ def test_invalid_stack_file_fails_with_the_settings_own_message() -> None:
 def test_prod_rules_apply_too() -> None:
     with pytest.raises(CostInputError, match="redis.tier: got 'BASIC'; allowed: STANDARD_HA on the prod stack"):
         run_estimate("prod", changed("prod", "redis", tier="BASIC"))
+
+
+def test_flower_and_beat_are_priced_as_one_always_on_instance_each_when_enabled() -> None:
+    always_on_small = instance_month(1, 0.5, "run.instance.cpu", "run.instance.memory")
+    dev = run_estimate("dev").by_key()  # flower.enabled: true
+    assert dev["flower"].idle == dev["flower"].loaded == pytest.approx(always_on_small)
+    assert "beat" not in dev
+    prod = run_estimate("prod").by_key()  # flower.enabled: false, no beat
+    assert "flower" not in prod and "beat" not in prod
+    entry = {"name": "tick", "everySeconds": 60, "task": "add", "payload": {"x": 1, "y": 2}}
+    with_beat = run_estimate("prod", changed("prod", "beat", enabled=True, entries=[entry])).by_key()
+    assert with_beat["beat"].idle == with_beat["beat"].loaded == pytest.approx(always_on_small)
+    assert "worker pool" in with_beat["beat"].label
