@@ -154,23 +154,24 @@ def autoscaler_items(settings: Any, prices: PriceTable, load: Load) -> list[Line
     return [LineItem("autoscaler", "Autoscaler (CREMA, service, CPU always on)", f"1 × {_shape(size)}", monthly, monthly, note)]
 
 
+def _one_always_on_instance(key: str, label: str, size: Any, prices: PriceTable, note: str = "") -> list[LineItem]:
+    monthly = _per_instance_month(size, "run.instance.cpu", "run.instance.memory", prices)
+    return [LineItem(key, label, f"1 × {_shape(size)}", monthly, monthly, note)]
+
+
 def flower_items(settings: Any, prices: PriceTable, load: Load) -> list[LineItem]:
     # Flower (flower.enabled, infra/flower_service.py): one instance, CPU always allocated.
     if not settings.flower.enabled:
         return []
-    size = settings.flower.size
-    monthly = _per_instance_month(size, "run.instance.cpu", "run.instance.memory", prices)
     note = "task events also cost the watched groups throughput (docs/benchmarks.md)"
-    return [LineItem("flower", "Flower (service, CPU always on)", f"1 × {_shape(size)}", monthly, monthly, note)]
+    return _one_always_on_instance("flower", "Flower (service, CPU always on)", settings.flower.size, prices, note)
 
 
 def beat_items(settings: Any, prices: PriceTable, load: Load) -> list[LineItem]:
     # Celery beat (beat.enabled, infra/beat_pool.py): a worker pool of exactly one instance.
     if not settings.beat.enabled:
         return []
-    size = settings.beat.size
-    monthly = _per_instance_month(size, "run.instance.cpu", "run.instance.memory", prices)
-    return [LineItem("beat", "Celery beat (worker pool, 1 instance)", f"1 × {_shape(size)}", monthly, monthly)]
+    return _one_always_on_instance("beat", "Celery beat (worker pool, 1 instance)", settings.beat.size, prices)
 
 
 LINE_ITEMS: dict[str, ItemEstimator] = {

@@ -59,27 +59,11 @@ class Identities(pulumi.ComponentResource):
             )
             for group in args.worker_groups
         }
-        self.flower = (
-            gcp.serviceaccount.Account(
-                "flower",
-                project=args.project,
-                account_id=f"{args.name_prefix}-flower",
-                display_name="cloudrun-celery Flower monitor (Cloud Run)",
-                opts=child,
-            )
-            if args.flower
-            else None
+        self.flower = self._optional_account(
+            "flower", args.flower, args, "cloudrun-celery Flower monitor (Cloud Run)", child
         )
-        self.beat = (
-            gcp.serviceaccount.Account(
-                "beat",
-                project=args.project,
-                account_id=f"{args.name_prefix}-beat",
-                display_name="cloudrun-celery Celery beat (Cloud Run worker pool)",
-                opts=child,
-            )
-            if args.beat
-            else None
+        self.beat = self._optional_account(
+            "beat", args.beat, args, "cloudrun-celery Celery beat (Cloud Run worker pool)", child
         )
         self._members = {
             "api": ("api", _member(self.api)),
@@ -93,6 +77,21 @@ class Identities(pulumi.ComponentResource):
                 "api": self.api.email,
                 "workers": {g: a.email for g, a in self.workers.items()},
             }
+        )
+
+    @staticmethod
+    def _optional_account(
+        name: str, wanted: bool, args: IdentitiesArgs, display_name: str, opts: pulumi.ResourceOptions
+    ) -> gcp.serviceaccount.Account | None:
+        """The account ``<prefix>-<name>`` of an optional workload (Flower, beat), when it is deployed."""
+        if not wanted:
+            return None
+        return gcp.serviceaccount.Account(
+            name,
+            project=args.project,
+            account_id=f"{args.name_prefix}-{name}",
+            display_name=display_name,
+            opts=opts,
         )
 
 

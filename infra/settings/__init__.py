@@ -233,6 +233,15 @@ def load_settings() -> Settings:
     flower = read_flower(reader, tuple(w.name for w in workers))
     beat = read_beat(reader, network.egress, scheduler.schedules)
 
+    if workers and all(w.min_instances == 0 for w in workers):
+        # Workers export the queue gauges (docs/metrics.md); the API is request-billed and may be at zero.
+        reader.fail(
+            "workers[].minInstances",
+            [w.min_instances for w in workers],
+            "at least 1 on one worker group: a running worker exports every queue's depth, and with "
+            "every group at zero no series exists (QueueMetricsAbsent would page, the backlog alerts go blind)",
+        )
+
     if is_prod_stack(stack):
         if redis.tier != "STANDARD_HA":
             reader.fail(

@@ -511,6 +511,7 @@ def test_exports(stack_run: ProgramRun) -> None:
         *(["autoscaler_service"] if "autoscaler_service" in exports else []),
         "scheduler_jobs",
         "flower_url",
+        "beat_pool",
     }
     assert exports["api_url"].startswith("https://")
     assert set(exports["worker_services"]) == {

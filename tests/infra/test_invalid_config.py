@@ -385,6 +385,16 @@ CASES: dict[str, tuple[str, dict[str, Any], list[str]]] = {
             "split the group",
         ],
     ),
+    "every worker group can scale to zero: no exporter of the queue gauges": (
+        "prod",
+        {
+            "workers": [
+                {"name": name, "queues": [queue], "kind": "workerPool", "minInstances": 0, "maxInstances": 5}
+                for name, queue in (("hi", "high"), ("mid", "default"), ("lo", "low"))
+            ]
+        },
+        ["workers[].minInstances: got [0, 0, 0]; allowed: at least 1 on one worker group", "QueueMetricsAbsent"],
+    ),
     "target without autoscaling": (
         "dev",
         with_worker(0, targetPerInstance=10),
