@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from api.celery_message import MessageBuilder
 from celery import Celery
 from task_contract import BrokerSettings, celery_connection_config
 
@@ -103,6 +105,25 @@ class RunningVariant:
                 result = self.client.send_task(task, kwargs=kwargs, queue=self.queues[task], producer=producer)
                 ids.append(result.id)
         return ids
+
+    def publish_backlog(self, task: str, n: int, kwargs: dict[str, Any]) -> None:
+        """``n`` tasks at once, as the API publishes them (its MessageBuilder), LPUSHed in batches.
+
+        The same list entries as ``publish`` at a fraction of its CPU (~0.05 against ~1.5 ms a task
+        here): the publisher shares the 2 cores with the worker under test, and on Cloud Run it
+        runs elsewhere. Only for our worker's queues (the builder routes by our task contract).
+        """
+        if self.spec.kind != "ours":
+            self.publish(task, n, kwargs)
+            return
+        builder = MessageBuilder(self.client)
+        pipe = self.broker.pipeline(transaction=False)
+        for index in range(n):
+            queue, entry = builder.build(task, kwargs, self.queues[task], str(uuid.uuid4()))
+            pipe.lpush(queue, entry)
+            if index % 500 == 499:
+                pipe.execute()
+        pipe.execute()
 
     def pending(self) -> int:
         """Messages not yet handed to a task: queued (all priority lists) plus reserved/unacked."""

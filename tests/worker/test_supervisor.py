@@ -58,15 +58,41 @@ def test_a_consumer_that_exits_stops_the_instance(redis_server, worker_factory):
     wait_until(lambda: not second.is_running() or second.status() == psutil.STATUS_ZOMBIE, 5, "the other consumer to stop")
 
 
-def test_sigterm_stops_every_consumer_within_10s_and_requeues_their_tasks(redis_server, worker_factory, client):
-    worker = worker_factory(redis_server, WORKER_CONCURRENCY="2")  # 4 slots over 2 processes: all busy
-    busy = [client.send_task("external_call", kwargs={"latency_seconds": 15}) for _ in range(4)]
-    for result in busy:
+def running(p: psutil.Process) -> bool:
+    return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+
+
+def busy_worker(redis_server, worker_factory, client, threads_per_process: int):
+    """A worker with its default 2 processes, every thread running a 15 s task; and its processes."""
+    worker = worker_factory(redis_server, WORKER_CONCURRENCY=str(threads_per_process))
+    for result in [client.send_task("external_call", kwargs={"latency_seconds": 15})
+                   for _ in range(2 * threads_per_process)]:
         started(worker, result.id)
-    children = consumers(worker)
+    return worker, consumers(worker)
+
+
+def test_sigterm_stops_every_consumer_within_10s_and_requeues_their_tasks(redis_server, worker_factory, client):
+    worker, children = busy_worker(redis_server, worker_factory, client, 2)
 
     elapsed = worker.stop(signal.SIGTERM, timeout=30)
 
     assert elapsed < CLOUD_RUN_GRACE_SECONDS, f"exited {elapsed:.1f}s after SIGTERM\n{worker.describe()}"
-    assert clean(worker) and not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in children)
+    assert clean(worker) and not any(running(p) for p in children)
     assert queue_depth(redis_server, "default") == 4 and unacked(redis_server) == 0, worker.describe()
+
+
+def test_a_running_task_is_requeued_only_after_its_process_has_exited(redis_server, worker_factory, client):
+    # A thread cannot be stopped: requeued while its process still ran, a task could start elsewhere
+    # and run twice at once (worker.shutdown_requeue). Here the messages reappear only once every
+    # process that ran them is gone.
+    worker, children = busy_worker(redis_server, worker_factory, client, 1)
+    assert worker.process is not None
+    worker.process.send_signal(signal.SIGTERM)
+
+    alive_at_requeue: list[int] | None = None
+    while worker.process.poll() is None:
+        if alive_at_requeue is None and queue_depth(redis_server, "default") > 0:
+            alive_at_requeue = [p.pid for p in children if running(p)]
+    assert alive_at_requeue == [], f"requeued while processes {alive_at_requeue} still ran\n{worker.describe()}"
+    assert queue_depth(redis_server, "default") == 2 and unacked(redis_server) == 0, worker.describe()
+    assert "requeued 1 task(s) that worker process" in worker.output()

@@ -7,9 +7,9 @@ running on a worker, or waiting for a retry. Its ``ZCARD`` is the autoscaler's s
 
 - The API adds the id in the same Lua script that publishes the message (never after: a worker
   could finish the task before the add, and the member would leak).
-- The worker adds it again when the task starts (idempotent; covers tasks published without the
-  API, e.g. a retry or a ``send_task`` from a script) and removes it when the task reaches a final
-  state (``FINAL_STATES``) or is revoked. A retry keeps it.
+- The worker adds it again when it receives the message (idempotent; covers tasks published
+  without the API, e.g. a retry or a ``send_task`` from a script) and removes it when the task
+  reaches a final state (``FINAL_STATES``) or is revoked. A retry keeps it.
 - The score is the time the member was last touched (Unix seconds). ``sweep`` drops members
   whose result is final (the worker died between storing the result and the removal) and
   members untouched for longer than a horizon (an early-ack task whose worker was killed).

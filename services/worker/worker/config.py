@@ -71,8 +71,9 @@ class WorkerSettings(BaseSettings):
 
     worker_queues: str = Field(default=",".join(QUEUES), description="Queues this worker consumes.")
     worker_pool: PoolName = "threads"
-    # Per process. The defaults (2 processes x 250 threads) run 400+ one-second I/O tasks/s on a
-    # 2-vCPU instance (docs/benchmarks.md (c)); a thread costs ~70 KiB.
+    # Per process. The defaults (2 processes x 250 threads) hold 500 one-second I/O tasks in flight;
+    # at ~2.8 ms of CPU per task, 400 tasks/s needs ~1.1 of a 2-vCPU instance's cores
+    # (docs/benchmarks.md (c)); a thread costs ~70 KiB.
     worker_concurrency: int | None = Field(default=None, ge=1, le=1000)
     # Consumer processes per instance (worker.supervisor); default 2 for threads, 1 for prefork.
     worker_processes: int | None = Field(default=None, ge=1, le=16)

@@ -14,6 +14,8 @@ tasks under prefork (services/worker/README.md, "Delivery guarantees"):
    the first attempt did requeue: kombu's restore is a transaction on the ``unacked`` entry).
 
 The threads pool cannot cancel a thread: its tasks run on, finish and ack (at-least-once; see the README).
+At a shutdown under the supervisor, their messages are requeued only once the process has exited
+(worker.shutdown_requeue), so no second copy starts while the first still runs.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from celery.worker.consumer import Consumer
 from celery.worker.state import active_requests, task_ready
 
 from worker.pool import ThreadTaskPool
+from worker.shutdown_requeue import hand_off_running
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +43,9 @@ class WorkerConsumer(Consumer):  # type: ignore[misc]
         # Celery calls this only from its shutdown signal handlers (soft/cold shutdown).
         if isinstance(self.pool, ThreadTaskPool):
             self.pool.shutting_down = True
+            # Their threads run on until this process exits: requeued only after (worker.shutdown_requeue).
+            task_consumer = getattr(self, "task_consumer", None)
+            hand_off_running(getattr(task_consumer, "channel", None))
         super().cancel_active_requests()
 
     def on_connection_error_after_connected(self, exc: Exception) -> None:

@@ -21,6 +21,7 @@ from celery.concurrency.base import apply_target
 from celery.exceptions import TimeLimitExceeded
 
 from worker.time_limit import TimedJob, TimeLimitWatchdog
+from worker.work_ledger import finishes_with_ack
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,8 @@ class ThreadTaskPool(thread.TaskPool):  # type: ignore[misc]
         # Celery passes the worker's task_time_limit here (prefork enforces it the same way).
         self.default_time_limit: float | None = self.options.get("timeout")
         self.watchdog = TimeLimitWatchdog()
+        # Tasks and their acks run in this process: the ledger removal rides in the ack.
+        finishes_with_ack.enabled = True
 
     def on_apply(
         self,

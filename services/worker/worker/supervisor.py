@@ -12,6 +12,8 @@ tasks/s of I/O-bound work on its consumer's CPU (docs/benchmarks.md (b), (c)). W
 - SIGTERM/SIGINT/SIGQUIT are passed on to every child, which does its own soft shutdown (requeue
   within Cloud Run's 10 s); the supervisor exits once they have; any still running at
   ``KILL_AFTER_SECONDS`` is SIGKILLed (its messages come back after the visibility timeout);
+- a thread-pool child's tasks still running at its exit are requeued here, once it has exited, so
+  no copy starts elsewhere while the old one runs (worker.shutdown_requeue);
 - if a child exits on its own, the others are stopped the same way and the supervisor exits
   with that child's code, so Cloud Run replaces the instance (a worker that half runs is worse).
 """
@@ -33,7 +35,10 @@ import time
 import urllib.error
 import urllib.request
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Final
+
+from worker.shutdown_requeue import REQUEUE_FILE_ENV, requeue_after_exit
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +70,10 @@ class Child:
     def __init__(self, index: int, metrics_dir: str) -> None:
         self.index = index
         self.port = _free_loopback_port()
+        # prometheus_client reads only *.db files from the directory, which is removed at exit.
+        self.requeue_file = Path(metrics_dir) / f"requeue-{index}.json"
         env = {**os.environ, CHILD_ENV: str(index), "WORKER_PROCESSES": "1", "PORT": str(self.port),
-               "PROMETHEUS_MULTIPROC_DIR": metrics_dir}
+               "PROMETHEUS_MULTIPROC_DIR": metrics_dir, REQUEUE_FILE_ENV: str(self.requeue_file)}
         self.process = subprocess.Popen([sys.executable, "-m", "worker"], env=env, preexec_fn=_die_with_parent)
         self.last: tuple[int, dict[str, Any]] = (503, {"status": "not consuming", "reason": "starting"})
 
@@ -110,13 +117,29 @@ class Supervisor:
         server = self._serve()
         try:
             self.children = [Child(index, metrics_dir) for index in range(1, self.processes + 1)]
+            # Imported while the children start, not in the 10 s after SIGTERM: the requeue needs it.
+            from worker.app import app
+
             threading.Thread(target=self._probe_forever, name="child-probes", daemon=True).start()
             logger.info("supervising %d worker processes (pids %s); health on port %d",
                         self.processes, ", ".join(str(c.process.pid) for c in self.children), self.port)
-            return self._wait()
+            code = self._wait()
+            self._requeue_handed_off(app)
+            return code
         finally:
             server.shutdown()
             shutil.rmtree(metrics_dir, ignore_errors=True)
+
+    def _requeue_handed_off(self, app: Any) -> None:
+        for child in self.children:
+            try:
+                count = requeue_after_exit(child.requeue_file, app)
+            except Exception:  # a broker error: the messages come back after the visibility timeout
+                logger.exception("requeueing worker process %d's running tasks failed", child.index)
+                continue
+            if count:
+                logger.warning("requeued %d task(s) that worker process %d was running when it exited",
+                               count, child.index)
 
     def _probe_forever(self) -> None:
         while True:

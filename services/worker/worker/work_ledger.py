@@ -1,8 +1,9 @@
 """The worker's side of the work ledger (task_contract.work_ledger), which the autoscaler counts.
 
-Task signals keep it exact while tasks run: a task that starts is (re-)added, a task that reaches
-a final state or is revoked is removed, a retry stays. A bootstep sweeps what a killed worker
-left behind. A ledger write that fails (Redis away) is logged and never fails the task: the
+It stays exact while tasks run: a delivered message's task is (re-)added in the same MULTI that
+records the delivery in kombu's ``unacked`` hash (worker.redis_transport_patch), a task that reaches
+a final state or is revoked is removed (task signals), a retry stays. A bootstep sweeps what a
+killed worker left behind. A ledger write that fails (Redis away) is logged and never fails the task: the
 worst case is a member the sweep drops later, i.e. an instance kept a little longer.
 """
 
@@ -50,35 +51,70 @@ def _queue(request: Any) -> str | None:
     return queue if isinstance(queue, str) and queue else None
 
 
-def _write(task: Any, request: Any, task_id: str, action: str) -> None:
+def _finish(task: Any, request: Any, task_id: str) -> None:
     queue = _queue(request)
     if queue is None or task is None:
         return
     try:
         client = ledger_client(task.app.conf)
-        if action == "touch":
-            work_ledger.touch(client, queue, task_id, time.time())
-        else:
-            work_ledger.finish(client, queue, task_id)
+        work_ledger.finish(client, queue, task_id)
     except redis.RedisError as exc:
-        logger.warning("work ledger %s of task %s on %s failed: %s", action, task_id, queue, exc)
+        logger.warning("work ledger finish of task %s on %s failed: %s", task_id, queue, exc)
 
 
-def _on_prerun(task_id: str = "", task: Any = None, **_: Any) -> None:
-    _write(task, getattr(task, "request", None), task_id, "touch")
+class FinishesWithAck:
+    """Ledger removals that ride in the ack's MULTI instead of a round trip of their own.
+
+    Only where a task and its late ack happen in the consumer's process (the threads pool turns it
+    on): a task that reached a final state while its message is still unacked is removed by the
+    ack (worker.redis_transport_patch). If the ack never comes (connection lost, process killed),
+    the sweep drops the member: its stored result is final.
+    """
+
+    def __init__(self) -> None:
+        self.enabled = False
+        self._lock = threading.Lock()
+        self._unacked: dict[str, str] = {}  # task id -> delivery tag of its latest delivery here
+        self._finished: set[str] = set()
+
+    def delivered(self, task_id: str, delivery_tag: str) -> None:
+        with self._lock:
+            self._unacked[task_id] = delivery_tag
+
+    def defer(self, task_id: str) -> bool:
+        """At a final state: True if the message's ack (still to come) removes the member."""
+        if not self.enabled:
+            return False
+        with self._lock:
+            if task_id in self._unacked:
+                self._finished.add(task_id)
+                return True
+        return False
+
+    def settled(self, task_id: str, delivery_tag: str, requeued: bool = False) -> bool:
+        """The message was acked (or rejected): True if its ack must remove the member now."""
+        with self._lock:
+            if self._unacked.get(task_id) == delivery_tag:
+                del self._unacked[task_id]
+            if task_id not in self._finished:
+                return False
+            self._finished.discard(task_id)
+            return not requeued
+
+
+finishes_with_ack = FinishesWithAck()
 
 
 def _on_postrun(task_id: str = "", task: Any = None, state: str | None = None, **_: Any) -> None:
-    if state in work_ledger.FINAL_STATES:
-        _write(task, getattr(task, "request", None), task_id, "finish")
+    if state in work_ledger.FINAL_STATES and not finishes_with_ack.defer(task_id):
+        _finish(task, getattr(task, "request", None), task_id)
 
 
 def _on_revoked(request: Any = None, sender: Any = None, **_: Any) -> None:
     if request is not None:
-        _write(sender, request, str(request.id), "finish")
+        _finish(sender, request, str(request.id))
 
 
-signals.task_prerun.connect(_on_prerun, weak=False)
 signals.task_postrun.connect(_on_postrun, weak=False)
 signals.task_revoked.connect(_on_revoked, weak=False)
 
