@@ -75,18 +75,19 @@ def test_sigterm_finishes_in_flight_requests_and_exits_0(
     redis_server: RedisServer, api_factory: Callable[..., ApiProcess]
 ) -> None:
     api = api_factory(redis_server)
-    assert api.process is not None and redis_server.process is not None
-    # A request in flight when SIGTERM arrives: readyz waiting on a hung Redis (~1 s).
-    redis_server.process.send_signal(signal.SIGSTOP)
+    assert api.process is not None
     results: list[int] = []
-    request = threading.Thread(target=lambda: results.append(httpx.get(f"{api.url}/readyz", timeout=5).status_code))
-    request.start()
-    time.sleep(0.3)
-    started = time.monotonic()
-    api.process.send_signal(signal.SIGTERM)
-    code = api.process.wait(10)
-    request.join(5)
-    redis_server.process.send_signal(signal.SIGCONT)
+    # A request in flight when SIGTERM arrives: readyz waiting on a hung Redis (~1 s).
+    with redis_server.hung():
+        request = threading.Thread(
+            target=lambda: results.append(httpx.get(f"{api.url}/readyz", timeout=5).status_code)
+        )
+        request.start()
+        time.sleep(0.3)
+        started = time.monotonic()
+        api.process.send_signal(signal.SIGTERM)
+        code = api.process.wait(10)
+        request.join(5)
 
     assert code == 0
     assert results == [503]  # answered, not cut off
