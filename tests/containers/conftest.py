@@ -37,20 +37,28 @@ def podman(pytestconfig: pytest.Config) -> Podman:
 
 @pytest.fixture(scope="session")
 def images(podman: Podman) -> dict[str, str]:
-    """Both service images, built from the local base the way docs/images.md describes."""
+    """Both service images (their IDs), built from the local base the way docs/images.md describes.
+
+    Each pytest-xdist worker that runs a container test asks for them; the build lock makes the
+    first one build and the others reuse its cached layers.
+    """
     try:
-        base = podman.ensure_base_image(BASE_IMAGE)
-        built = {
-            service: podman.build(
-                SERVICES_DIR / "Dockerfile",
-                tag,
-                build_args={"BASE_IMAGE": base, "SERVICE": service},
-                target=service,
-            )
-            for service, tag in (("api", API_IMAGE), ("worker", WORKER_IMAGE))
-        }
-        podman.prune_stale_images()
-        return built
+        with podman.exclusive():
+            return _build_images(podman)
     except (PodmanError, OSError) as exc:
         pytest.fail(f"building the images failed: {exc}", pytrace=False)
 
+
+def _build_images(podman: Podman) -> dict[str, str]:
+    base = podman.ensure_base_image(BASE_IMAGE)
+    built = {
+        service: podman.build(
+            SERVICES_DIR / "Dockerfile",
+            tag,
+            build_args={"BASE_IMAGE": base, "SERVICE": service},
+            target=service,
+        )
+        for service, tag in (("api", API_IMAGE), ("worker", WORKER_IMAGE))
+    }
+    podman.prune_stale_images()
+    return built
