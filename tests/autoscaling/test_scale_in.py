@@ -8,7 +8,9 @@
   exits after requeueing, see ``THREADS_EXIT_OVERLAP_SECONDS``; prefork: never).
 
 The tasks are ``external_call`` with a URL on ``HoldServer``, which answers after ``hold`` seconds
-and records each call's lifetime, so a task running twice at once shows as overlapping calls.
+(or, in the scale-in test, once the leaving workers are gone: longer than any grace period, however
+long the set-up took) and records each call's lifetime, so a task running twice at once shows as
+overlapping calls.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def client(redis_server: RedisServer) -> Iterator[Any]:
     app.close()
 
 
-def publish(client: Any, server: HoldServer, name: str, hold: float) -> Any:
+def publish(client: Any, server: HoldServer, name: str, hold: float | None) -> Any:
     return client.send_task("external_call", kwargs={"url": server.url(name, hold)}, queue=QUEUE)
 
 
@@ -98,12 +100,13 @@ def test_scale_in_from_three_to_one_loses_nothing_and_runs_nothing_twice_at_once
         worker_factory(redis_server, WORKER_QUEUES=QUEUE, WORKER_CONCURRENCY="2", WORKER_POOL=pool, **LOOPBACK)
         for _ in range(2)
     ]
-    results = [publish(client, hold_server, f"t{i}", LONGER_THAN_GRACE) for i in range(4)]
+    # Held until both leaving workers are gone: they outlast the stop, so they must be requeued.
+    results = [publish(client, hold_server, f"t{i}", None) for i in range(4)]
     wait_until(lambda: len(hold_server.in_flight()) == 4, 20, "4 tasks running on the 2 leaving workers")
     staying = worker_factory(
         redis_server, WORKER_QUEUES=QUEUE, WORKER_CONCURRENCY="6", WORKER_POOL=pool, **LOOPBACK
     )
-    results += [publish(client, hold_server, f"t{i}", LONGER_THAN_GRACE) for i in range(4, 6)]
+    results += [publish(client, hold_server, f"t{i}", None) for i in range(4, 6)]
     wait_until(lambda: len(hold_server.in_flight()) == 6, 20, "6 tasks running on 3 workers")
     assert ledger.zcard(ledger_key(QUEUE)) == 6 and queue_depth(redis_server, QUEUE) == 0
 
@@ -118,6 +121,7 @@ def test_scale_in_from_three_to_one_loses_nothing_and_runs_nothing_twice_at_once
         time.sleep(0.2)
     for thread in threads:
         thread.join()
+    hold_server.release()  # the requeued copies and the staying worker's own tasks may now finish
 
     outcomes = [r.get(timeout=60) for r in results]
     assert all(o["status"] == 200 for o in outcomes), outcomes

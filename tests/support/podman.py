@@ -210,6 +210,9 @@ class Podman:
     def image_exists(self, image: str) -> bool:
         return self.run("image", "exists", image, check=False).returncode == 0
 
+    def image_id(self, image: str) -> str:
+        return self.run("image", "inspect", "--format", "{{.Id}}", image).stdout.strip()
+
     def image_label(self, image: str, label: str) -> str | None:
         result = self.run("image", "inspect", "--format", f'{{{{index .Labels "{label}"}}}}', image, check=False)
         value = result.stdout.strip()
