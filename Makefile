@@ -3,6 +3,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# pytest-xdist workers: most slow tests wait on real processes (Redis, Celery, HTTP, podman), so
+# more workers than cores pays; the README ("make test") has the timings.
+PYTEST_WORKERS ?= 6
 
 .PHONY: dev test system-packages lint pytest bench-smoke clean
 
@@ -43,7 +46,7 @@ lint: $(VENV)/.test-installed
 
 pytest: $(VENV)/.test-installed
 	@echo "==> pytest"
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=15
 
 bench-smoke: $(VENV)/.test-installed
 	@echo "==> benchmarks, smoke run (figures are in docs/benchmarks.md)"

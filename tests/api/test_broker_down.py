@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import signal
 import time
 from collections.abc import Callable
-
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -91,14 +89,10 @@ def test_redis_hung_gives_503_within_the_deadline_then_recovers(
     redis_server: RedisServer, api_factory: Callable[..., ApiProcess]
 ) -> None:
     api = api_factory(redis_server)
-    assert redis_server.process is not None
     with api.client() as http:
         assert http.get("/readyz").status_code == 200
-        redis_server.process.send_signal(signal.SIGSTOP)  # accepts connections, answers nothing
-        try:
+        with redis_server.hung():
             assert_unavailable_fast(api, http, redis_server.port)
-        finally:
-            redis_server.process.send_signal(signal.SIGCONT)
         wait_recovered(api, http)
         assert http.get("/readyz").status_code == 200
 
@@ -108,7 +102,7 @@ def test_redis_hung_holds_at_most_redis_max_connections(
 ) -> None:
     cap = 4
     api = api_factory(redis_server, REDIS_MAX_CONNECTIONS=str(cap))
-    assert redis_server.process is not None and api.process is not None
+    assert api.process is not None
     api_process = psutil.Process(api.process.pid)
 
     def to_redis() -> int:
@@ -118,20 +112,16 @@ def test_redis_hung_holds_at_most_redis_max_connections(
             if c.raddr and c.raddr.port == redis_server.port and c.status == psutil.CONN_ESTABLISHED
         )
 
-    redis_server.process.send_signal(signal.SIGSTOP)  # accepts connections, answers nothing
-    try:
-        with ThreadPoolExecutor(max_workers=20) as pool, api.client() as http:
-            burst = [
-                pool.submit(http.post, "/v1/tasks/add", json={"x": 1, "y": 2}, headers=api.auth_headers)
-                for _ in range(20)
-            ]
-            peak = 0
-            while not all(f.done() for f in burst):
-                peak = max(peak, to_redis())
-                time.sleep(0.02)
-            statuses = {f.result().status_code for f in burst}
-    finally:
-        redis_server.process.send_signal(signal.SIGCONT)
+    with redis_server.hung(), ThreadPoolExecutor(max_workers=20) as pool, api.client() as http:
+        burst = [
+            pool.submit(http.post, "/v1/tasks/add", json={"x": 1, "y": 2}, headers=api.auth_headers)
+            for _ in range(20)
+        ]
+        peak = 0
+        while not all(f.done() for f in burst):
+            peak = max(peak, to_redis())
+            time.sleep(0.02)
+        statuses = {f.result().status_code for f in burst}
     assert statuses == {503}
     assert 1 <= peak <= cap + 1  # + the blocking client /readyz and /metrics use
     with api.client() as http:

@@ -3,8 +3,9 @@
 schemathesis generates requests from the app's own OpenAPI spec, with a valid bearer key,
 against ``python -m api`` on a real Redis. Besides "no server error" it checks that the
 answers match the spec (status codes, content types, response schemas) and that invalid
-input is rejected and valid input accepted. Bounded: a fixed seed and 100 examples per
-operation and phase (about 15 s here).
+input is rejected and valid input accepted. Bounded: a fixed seed and 30 examples per
+operation and phase, every phase (coverage, fuzzing, stateful): about 700 requests in 9 s on an
+idle machine (100 examples: 1,600 requests in 39 s, and no more found).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def test_fuzzing_the_openapi_spec_finds_no_server_error(
             f"{api.url}/openapi.json",
             "--header", f"Authorization: Bearer {api.api_key}",
             "--checks", ",".join(CHECKS),
-            "--max-examples", "100",
+            "--max-examples", "30",
             "--seed", "20260101",
             "--workers", "2",
             "--request-timeout", "5",
@@ -58,7 +59,7 @@ def test_fuzzing_the_openapi_spec_finds_no_server_error(
         ],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,  # a parallel run on 2 loaded cores stretches it several times
         check=False,
         cwd=tmp_path,
     )

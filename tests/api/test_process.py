@@ -9,9 +9,11 @@ import time
 from collections.abc import Callable
 
 import httpx
+import psutil
 import pytest
 
 from tests.support.api_process import ApiProcess
+from tests.support.ports import wait_until
 from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
@@ -71,22 +73,38 @@ def test_listens_on_port(redis_server: RedisServer, api_factory: Callable[..., A
     assert httpx.get(f"http://127.0.0.1:{api.port}/healthz").json() == {"status": "alive"}
 
 
+def accepted_connections(api: ApiProcess) -> int:
+    """Client connections the API's serving processes have accepted on its port."""
+    assert api.process is not None
+    parent = psutil.Process(api.process.pid)
+    return sum(
+        1
+        for process in [parent, *parent.children(recursive=True)]
+        for c in process.net_connections(kind="tcp")
+        if c.laddr and c.laddr.port == api.port and c.status == psutil.CONN_ESTABLISHED
+    )
+
+
 def test_sigterm_finishes_in_flight_requests_and_exits_0(
     redis_server: RedisServer, api_factory: Callable[..., ApiProcess]
 ) -> None:
     api = api_factory(redis_server)
-    assert api.process is not None and redis_server.process is not None
-    # A request in flight when SIGTERM arrives: readyz waiting on a hung Redis (~1 s).
-    redis_server.process.send_signal(signal.SIGSTOP)
+    assert api.process is not None
     results: list[int] = []
-    request = threading.Thread(target=lambda: results.append(httpx.get(f"{api.url}/readyz", timeout=5).status_code))
-    request.start()
-    time.sleep(0.3)
-    started = time.monotonic()
-    api.process.send_signal(signal.SIGTERM)
-    code = api.process.wait(10)
-    request.join(5)
-    redis_server.process.send_signal(signal.SIGCONT)
+    # A request in flight when SIGTERM arrives: readyz waiting on a hung Redis (~1 s).
+    with redis_server.hung():
+        request = threading.Thread(
+            target=lambda: results.append(httpx.get(f"{api.url}/readyz", timeout=15).status_code)
+        )
+        request.start()
+        # In flight: a serving process has accepted the connection (a fixed sleep was too short
+        # on a loaded machine: SIGTERM came first and the request was refused), and has read it.
+        wait_until(lambda: accepted_connections(api) > 0, 10, "the API to accept the /readyz request")
+        time.sleep(0.3)
+        started = time.monotonic()
+        api.process.send_signal(signal.SIGTERM)
+        code = api.process.wait(10)
+        request.join(15)
 
     assert code == 0
     assert results == [503]  # answered, not cut off

@@ -1,6 +1,8 @@
 """An HTTP server that stands in for a slow external API and records each call's lifetime.
 
-``GET /<name>?hold=<seconds>`` answers 200 after ``hold`` seconds. Each request is recorded as
+``GET /<name>?hold=<seconds>`` answers 200 after ``hold`` seconds; ``hold=release`` holds until the
+test calls ``release()`` (at most ``RELEASE_TIMEOUT_SECONDS``), so a call outlasts whatever the
+test does meanwhile however slow the machine is. Each request is recorded as
 ``Call(name, started, ended, completed)``; ``ended`` is when the answer was sent or when the
 client went away (its process died), checked every 20 ms, so two calls of one name that overlap
 in time mean the task ran twice at once.
@@ -16,6 +18,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+RELEASE_TIMEOUT_SECONDS = 120.0
+
 
 @dataclass
 class Call:
@@ -29,17 +33,19 @@ class HoldServer:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.lock = threading.Lock()
+        self.released = threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
                 parts = urlsplit(self.path)
-                hold = float(parse_qs(parts.query).get("hold", ["0"])[0])
+                hold = parse_qs(parts.query).get("hold", ["0"])[0]
                 call = Call(parts.path.strip("/"), time.monotonic())
                 with server.lock:
                     server.calls.append(call)
-                deadline = call.started + hold
-                while time.monotonic() < deadline:
+                until_released = hold == "release"
+                deadline = call.started + (RELEASE_TIMEOUT_SECONDS if until_released else float(hold))
+                while time.monotonic() < deadline and not (until_released and server.released.is_set()):
                     readable, _, _ = select.select([self.connection], [], [], 0.02)
                     if readable and not self.connection.recv(1, socket.MSG_PEEK):
                         call.ended = time.monotonic()  # the client is gone
@@ -69,8 +75,13 @@ class HoldServer:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-    def url(self, name: str, hold: float) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_port}/{name}?hold={hold}"
+    def url(self, name: str, hold: float | None) -> str:
+        """The URL of a call that holds ``hold`` seconds, or until ``release()`` if ``hold`` is None."""
+        return f"http://127.0.0.1:{self.httpd.server_port}/{name}?hold={'release' if hold is None else hold}"
+
+    def release(self) -> None:
+        """Answer every call held until released, now and from now on."""
+        self.released.set()
 
     def snapshot(self) -> list[Call]:
         with self.lock:

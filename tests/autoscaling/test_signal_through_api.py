@@ -46,7 +46,8 @@ def test_signal_equals_the_backlog_and_the_desired_count_follows(redis_server: R
             published[queue] += n
 
     ledger_client = redis_server.client()
-    work_ledger.count_publishes(ledger_client, time.time)
+    # Undone after: the hook is process-wide and would touch this Redis, gone, on later tests' publishes.
+    stop_counting = work_ledger.count_publishes(ledger_client, time.time)
     client = celery_client(redis_server)
     try:
         for priority, queue, n in ((3, "high", 4), (6, "default", 6), (9, "low", 8), (9, "high", 2)):
@@ -55,6 +56,7 @@ def test_signal_equals_the_backlog_and_the_desired_count_follows(redis_server: R
             published[queue] += n
     finally:
         client.close()
+        stop_counting()
 
     lengths = every_list_length(redis_server)
     assert {q: lengths[q] for q in QUEUES} == {q: published[q] for q in QUEUES}
@@ -71,3 +73,12 @@ def test_signal_equals_the_backlog_and_the_desired_count_follows(redis_server: R
     assert desired_instances(signal, target, 1, 0, 10, behavior, stabilizer, now=30) == 5  # ceil(17 / 4)
     low = Stabilizer.starting(0, 5)  # another group: target 1, at 5 instances
     assert desired_instances(signals["low"], 1, 5, 0, 10, behavior, low, now=15) == 10  # 13, clamped to max
+
+    # Stopped, the hook is gone: a later publish from this process leaves the ledger alone.
+    before = int(ledger_client.zcard(work_ledger.ledger_key("high")))
+    client = celery_client(redis_server)
+    try:
+        client.send_task("add", kwargs={"x": 1, "y": 1}, queue="high")
+    finally:
+        client.close()
+    assert int(ledger_client.zcard(work_ledger.ledger_key("high"))) == before

@@ -40,6 +40,10 @@ def _log_file() -> Path:
     return Path(path)
 
 
+# A cold ``python -m api`` (imports, serving processes) under a parallel test run on 2 shared
+# cores took over 20 s; the worker's start allows 60 s too.
+STARTUP_TIMEOUT_SECONDS = 60.0
+
 @dataclass
 class ApiProcess:
     """``start()`` waits for /healthz; ``stop()`` sends SIGTERM (like Cloud Run) and waits for exit.
@@ -75,7 +79,7 @@ class ApiProcess:
         except OSError:  # URLError, connection refused, timeout
             return False
 
-    def start(self, timeout: float = 20.0) -> ApiProcess:
+    def start(self, timeout: float = STARTUP_TIMEOUT_SECONDS) -> ApiProcess:
         pythonpath = os.pathsep.join([*map(str, SOURCE_PATHS), os.environ.get("PYTHONPATH", "")])
         env = {
             **os.environ,
@@ -127,7 +131,7 @@ class ApiProcess:
         self.log_path.unlink(missing_ok=True)
 
 
-def start_api(redis: RedisServer, timeout: float = 20.0, **env: str) -> ApiProcess:
+def start_api(redis: RedisServer, timeout: float = STARTUP_TIMEOUT_SECONDS, **env: str) -> ApiProcess:
     """A healthy ``python -m api`` on ``redis``; ``env`` adds or overrides variables."""
     api = ApiProcess(env={**broker_env(redis), **env})
     try:
@@ -142,7 +146,7 @@ def api_factory_fixture() -> Iterator[Callable[..., ApiProcess]]:
     """Body of an ``api_factory`` fixture: ``api_factory(redis, **env)``; stops what is left at teardown."""
     apis: list[ApiProcess] = []
 
-    def start(redis: RedisServer, timeout: float = 20.0, **env: str) -> ApiProcess:
+    def start(redis: RedisServer, timeout: float = STARTUP_TIMEOUT_SECONDS, **env: str) -> ApiProcess:
         api = start_api(redis, timeout, **env)
         apis.append(api)
         return api

@@ -1,17 +1,20 @@
 """Build the service images and run them with podman the way Cloud Run runs them.
 
-Everything podman needs on this kind of machine (no Docker engine) is set up here:
+Everything podman needs on this kind of machine (docs/images.md) is set up here:
 
 - the packages, installed through apt or failing loudly (never a skip);
 - a private ``containers.conf`` (runc, ulimits the host accepts) and ``storage.conf`` (overlay in a
   persistent cache dir, so layers are reused across test runs), exported only to our podman calls;
 - a local Python base image made with debootstrap, because no image registry is reachable; it is
   built once and kept until it is missing or its recipe changes;
-- image builds with the host CA bundle mounted for the RUN steps only (it never lands in a layer).
+- image builds with the host CA bundle mounted for the RUN steps only (it never lands in a layer);
+- one build at a time per cache dir (``exclusive()``: pytest-xdist workers, other checkouts), and
+  builds answer the image ID, so a test runs the image it built even if another build moves the tag.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
@@ -20,7 +23,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -185,8 +189,29 @@ class Podman:
 
     # -- images --------------------------------------------------------------------------------
 
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the cache dir's build lock: concurrent debootstraps or builds of one tag would
+        race on the same storage; the second waits, then finds the layers cached."""
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.cache_dir / "build.lock", "w") as lock:
+            started = time.monotonic()
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self.progress(f"waiting for another image build ({self.cache_dir / 'build.lock'}) ...")
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                self.progress(f"build lock taken after {time.monotonic() - started:.0f}s")
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
     def image_exists(self, image: str) -> bool:
         return self.run("image", "exists", image, check=False).returncode == 0
+
+    def image_id(self, image: str) -> str:
+        return self.run("image", "inspect", "--format", "{{.Id}}", image).stdout.strip()
 
     def image_label(self, image: str, label: str) -> str | None:
         result = self.run("image", "inspect", "--format", f'{{{{index .Labels "{label}"}}}}', image, check=False)
@@ -236,8 +261,13 @@ class Podman:
     def build(self, dockerfile: Path, tag: str, context: Path = SERVICES_DIR,
               build_args: Mapping[str, str] | None = None, timeout: float = 1200,
               target: str | None = None) -> str:
-        """Build ``dockerfile`` in ``context``; the host CA bundle is mounted for RUN steps only."""
-        args = ["podman", "build", "--network", "host", "--layers", "-f", str(dockerfile), "-t", tag]
+        """Build ``dockerfile`` in ``context`` and tag it ``tag``; the image ID it built.
+
+        The host CA bundle is mounted for RUN steps only.
+        """
+        iidfile = self.cache_dir / f"iid.{os.getpid()}"
+        args = ["podman", "build", "--network", "host", "--layers", "-f", str(dockerfile), "-t", tag,
+                "--iidfile", str(iidfile)]
         if target is not None:
             args += ["--target", target]
         if HOST_CA_BUNDLE.is_file():
@@ -246,7 +276,10 @@ class Podman:
         for key, value in (build_args or {}).items():
             args += ["--build-arg", f"{key}={value}"]
         self._stream([*args, str(context)], f"build {tag}", timeout=timeout)
-        return tag
+        try:
+            return iidfile.read_text().strip()
+        finally:
+            iidfile.unlink(missing_ok=True)
 
     def prune_stale_images(self, older_than_hours: int = 72) -> None:
         """Drop untagged images left by earlier builds, so the persistent cache dir does not grow forever.

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,6 +94,18 @@ class RedisServer:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+    @contextmanager
+    def hung(self) -> Iterator[None]:
+        """Redis frozen with SIGSTOP for the ``with`` block: it accepts connections and answers nothing
+        (a half-open connection, a stalled failover); SIGCONT on the way out, even when the block fails."""
+        if self.process is None or self.process.poll() is not None:
+            raise RuntimeError(f"redis-server on port {self.port} is not running: start() it before hung()")
+        self.process.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self.process.send_signal(signal.SIGCONT)
 
     def cleanup(self) -> None:
         self.stop()

@@ -27,9 +27,12 @@ def client_factory(redis_factory: Callable[..., RedisServer]) -> Iterator[Callab
         return app
 
     yield make
-    gc.collect()
     for app in apps:
         app.close()
+    # Collect the apps and their results now, while Redis answers: an AsyncResult collected
+    # later, in another test, unsubscribes from a dead Redis, which Celery retries for 20 s.
+    apps.clear()
+    gc.collect()
 
 
 @pytest.fixture

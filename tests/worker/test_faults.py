@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import time
@@ -28,6 +27,10 @@ pytestmark = pytest.mark.slow
 
 # Cloud Run sends SIGKILL this long after SIGTERM.
 CLOUD_RUN_GRACE_SECONDS = 10.0
+# A stopped Redis closes the worker's sockets: /healthz says 503 within about a second idle, but
+# 6-9 s was measured with the suite running in parallel on 2 loaded cores. Still well under the
+# silent-broker path (kombu's BRPOP health check, 16-32 s), which this bound tells apart.
+DEAD_BROKER_NOTICED_WITHIN_SECONDS = 12.0
 POOLS = [
     pytest.param({}, id="threads"),
     pytest.param({"WORKER_POOL": "prefork", "WORKER_CONCURRENCY": "2"}, id="prefork"),
@@ -129,7 +132,7 @@ def test_health_goes_503_while_redis_is_down_and_back_to_200_by_itself(redis_ser
 
     redis_server.stop()
     t0 = time.monotonic()
-    worker.wait_health(503, timeout=15)
+    worker.wait_health(503, timeout=30)
     noticed = time.monotonic() - t0
     time.sleep(3)  # still down: it must stay 503, not flap back
     assert worker.health() == 503
@@ -137,7 +140,7 @@ def test_health_goes_503_while_redis_is_down_and_back_to_200_by_itself(redis_ser
     redis_server.start()
     worker.wait_healthy(timeout=60)
     print(f"503 after {noticed:.2f}s; back to 200 by itself")
-    assert noticed < 5, f"a dead broker took {noticed:.1f}s to show on /healthz"
+    assert noticed < DEAD_BROKER_NOTICED_WITHIN_SECONDS, f"a dead broker took {noticed:.1f}s to show on /healthz"
     assert result_of(client, client.send_task("add", kwargs={"x": 2, "y": 2}).id, 60) == 4
 
 
@@ -225,17 +228,12 @@ def test_frozen_redis_is_noticed_by_the_brpop_health_check_and_the_worker_recove
     """
     worker = worker_factory(redis_server)
     pid = worker.pid
-    assert redis_server.process is not None
-    redis_pid = redis_server.process.pid
 
-    os.kill(redis_pid, signal.SIGSTOP)
-    try:
+    with redis_server.hung():
         t0 = time.monotonic()
         worker.wait_health(503, timeout=60)
         noticed = time.monotonic() - t0
         assert "Redis BRPOP got no reply" in worker.output()
-    finally:
-        os.kill(redis_pid, signal.SIGCONT)
 
     worker.wait_healthy(timeout=60)
     print(f"frozen Redis: 503 after {noticed:.1f}s")

@@ -92,11 +92,12 @@ def sweep(
     return dropped
 
 
-def count_publishes(client: Any, clock: Callable[[], float]) -> None:
+def count_publishes(client: Any, clock: Callable[[], float]) -> Callable[[], None]:
     """Make this process's Celery publishers (a script's ``send_task``, a priority task: anything
     published outside the API) add each task to its queue's ledger before sending, as the API does.
 
     Before, not after: a worker could otherwise finish the task first and the add would leak.
+    Returns the function that stops it (a process that outlives ``client``'s Redis, e.g. a test run).
     """
     from celery import signals  # type: ignore[import-untyped,unused-ignore]  # only Celery publishers need it
 
@@ -106,3 +107,8 @@ def count_publishes(client: Any, clock: Callable[[], float]) -> None:
             touch(client, str(routing_key), str(task_id), clock())
 
     signals.before_task_publish.connect(before_publish, weak=False)
+
+    def stop() -> None:
+        signals.before_task_publish.disconnect(before_publish)
+
+    return stop
