@@ -38,6 +38,7 @@ from .monitoring import (
     MonitoringSettings,
     read_monitoring,
 )
+from .connection_budget import check_connection_budget
 from .flower import FLOWER_KEYS, FlowerSettings, read_flower
 from .reader import PROJECT, ConfigReader, InvalidConfig, all_config_keys, key_list
 from .redis import (
@@ -225,6 +226,7 @@ def load_settings() -> Settings:
     verify_key = read_verify_key(reader)
     scheduler = read_scheduler(reader, api.idempotency_window_seconds)
     flower = read_flower(reader, tuple(w.name for w in workers))
+    check_connection_budget(reader, redis, api, workers, flower)
 
     if is_prod_stack(stack):
         if redis.tier != "STANDARD_HA":
