@@ -1,6 +1,6 @@
 """``python -m benchmarks <name|all> [--quick]``: run benchmarks, print markdown, save raw JSON.
 
-Names: enqueue (a), end-to-end (b), io-bound (c), pickup (d). ``--quick`` is a smoke run of a few
+Names: enqueue (a), end-to-end (b), io-bound (c), pickup (d), program-eval (f). ``--quick`` is a smoke run of a few
 seconds each, for CI: it exits non-zero if a benchmark cannot run, never because a target is missed.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import end_to_end, enqueue, io_bound, pickup
+from benchmarks import end_to_end, enqueue, io_bound, pickup, program_eval
 from benchmarks.report import RESULTS_DIR, machine_info, write_results
 from benchmarks.stack import ensure_tools
 
@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "end-to-end": end_to_end.run,
     "io-bound": io_bound.run,
     "pickup": pickup.run,
+    "program-eval": program_eval.run,
 }
 
 
