@@ -88,12 +88,15 @@ def test_encrypted_values_in_the_stack_file_are_not_needed() -> None:
 
 def test_load_scales_worker_services_between_min_and_max() -> None:
     # prod `fast` consumes 2 of the 3 queues: 2/3 of the tasks. 60 tasks/s × 5 s × 2/3 = 200 at once,
-    # 50 per instance: 4 instances on average.
+    # 2 processes × 50 threads = 100 per instance: 2 instances on average (its minimum).
     load = Load(tasks_per_second=60, task_seconds=5)
     fast = run_estimate("prod", load=load).by_key()["worker:fast"]
-    assert fast.loaded == pytest.approx(4 * instance_month(2, 2, "run.instance.cpu", "run.instance.memory"))
-    assert "needs 4.00 instances" in fast.note and "queues grow" not in fast.note
-    # 10x that needs 40; maxInstances is 10.
+    assert fast.loaded == pytest.approx(2 * instance_month(2, 2, "run.instance.cpu", "run.instance.memory"))
+    assert "needs 2.00 instances" in fast.note and "queues grow" not in fast.note
+    # 30 tasks/s of 20 s: 400 at once, 4 instances, above the minimum of 2.
+    busier = run_estimate("prod", load=Load(tasks_per_second=30, task_seconds=20)).by_key()["worker:fast"]
+    assert busier.loaded == pytest.approx(4 * instance_month(2, 2, "run.instance.cpu", "run.instance.memory"))
+    # 10x the first needs 20; maxInstances is 10.
     saturated = run_estimate("prod", load=Load(tasks_per_second=600, task_seconds=5)).by_key()["worker:fast"]
     assert saturated.loaded == pytest.approx(10 * instance_month(2, 2, "run.instance.cpu", "run.instance.memory"))
     assert "has 10: the queues grow" in saturated.note
