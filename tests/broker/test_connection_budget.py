@@ -94,14 +94,18 @@ def test_api_connections_stay_within_the_per_process_figure(
 ) -> None:
     cap = 4
     with peak_clients(redis_server) as peak:
-        api = api_factory(redis_server, REDIS_MAX_CONNECTIONS=str(cap), REDIS_CONNECT_TIMEOUT_SECONDS="5")
+        # A generous deadline: on a loaded machine 150 requests queued for 4 connections take a while.
+        api = api_factory(redis_server, REDIS_MAX_CONNECTIONS=str(cap), REDIS_CONNECT_TIMEOUT_SECONDS="10")
         with ThreadPoolExecutor(max_workers=30) as threads, api.client(timeout=30) as http:
             burst = [threads.submit(http.post, "/v1/tasks/add", json={"x": 1, "y": 2}, headers=api.auth_headers)
                      for _ in range(150)]
-            burst += [threads.submit(http.get, "/readyz") for _ in range(10)]
-            statuses = {f.result().status_code for f in burst}
+            # Readiness reads Redis too (its own client): it must not add connections past the figure.
+            probes = [threads.submit(http.get, "/readyz") for _ in range(10)]
+            statuses = [f.result().status_code for f in burst]
+            for probe in probes:
+                probe.result()
         time.sleep(0.3)
     bound = connection_budget.api_process(cap)
     print(f"api REDIS_MAX_CONNECTIONS={cap}: peak {peak[0]} clients, budget {bound}")
-    assert statuses == {200, 202}
+    assert set(statuses) == {202}, sorted(set(statuses))
     assert cap <= peak[0] <= bound, (peak[0], bound)
