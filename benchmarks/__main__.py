@@ -1,7 +1,7 @@
 """``python -m benchmarks <name|all> [--quick]``: run benchmarks, print markdown, save raw JSON.
 
-Names: enqueue (a), end-to-end (b), io-bound (c), pickup (d); end-to-end-events is (b) with task
-events on vs off (Flower's price), not part of ``all``. ``--quick`` is a smoke run of a few
+Names: enqueue (a), end-to-end (b), io-bound (c), pickup (d), program-eval (f); end-to-end-events
+is (b) with task events on vs off (Flower's price), not part of ``all``. ``--quick`` is a smoke run of a few
 seconds each, for CI: it exits non-zero if a benchmark cannot run, never because a target is missed.
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import end_to_end, enqueue, io_bound, pickup
+from benchmarks import end_to_end, enqueue, io_bound, pickup, program_eval
 from benchmarks.report import RESULTS_DIR, machine_info, write_results
 from benchmarks.stack import ensure_tools
 
@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "end-to-end-events": end_to_end.run_events,
     "io-bound": io_bound.run,
     "pickup": pickup.run,
+    "program-eval": program_eval.run,
 }
 
 

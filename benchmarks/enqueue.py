@@ -1,7 +1,7 @@
 """(a) Enqueue throughput and latency: the real API against a bare FastAPI endpoint; (a') with 2 processes.
 
-Both run as one uvicorn process with the same settings (h11, no uvloop), side by side for the
-whole run, plus (full run) the API with WEB_CONCURRENCY=2 for its CPU per request; wrk
+Both run as one uvicorn process with the same settings (uvloop + httptools, api.__main__), side by
+side for the whole run, plus (full run) both on uvicorn's plain asyncio + h11 stack as diagnostics, plus (full run) the API with WEB_CONCURRENCY=2 for its CPU per request; wrk
 (one thread, 50 connections, an authenticated JSON POST from fixtures/enqueue.lua) hits them in
 alternation, and each round's Redis queue is emptied before the next. No worker runs, so every
 accepted task stays queued until that cleanup.
@@ -111,6 +111,11 @@ def run(quick: bool) -> dict[str, Any]:
                                       {"BENCH_REDIS_URL": server.url}, "/healthz")
             # (a'): two serving processes under uvicorn's supervisor; its CPU counts the whole tree.
             variants["api-2-processes"] = ([PYTHON, "-m", "api"], {**api_env, "WEB_CONCURRENCY": "2"}, "/readyz")
+            # What uvloop + httptools give each: both again on uvicorn's plain asyncio + h11 stack.
+            variants["diag: bare, asyncio+h11"] = ([PYTHON, "-m", "benchmarks.fixtures.bare_api"],
+                                                   {"BENCH_SERVER_STACK": "asyncio-h11"}, "/healthz")
+            variants["diag: api, asyncio+h11"] = ([PYTHON, "-m", "benchmarks.fixtures.api_asyncio_h11"],
+                                                  {**api_env, "API_KEYS": api_key}, "/readyz")
         samples: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
         processes: dict[str, Process | HelperApi] = {}
         urls: dict[str, str] = {}

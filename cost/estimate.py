@@ -100,7 +100,7 @@ def worker_items(settings: Any, prices: PriceTable, load: Load) -> list[LineItem
     items = []
     for group in settings.workers:
         tasks_per_second = load.tasks_per_second * len(group.queues) / len(queues)
-        needed = tasks_per_second * load.task_seconds / group.concurrency
+        needed = tasks_per_second * load.task_seconds / group.slots  # concurrency x processes
         # A worker pool without autoscaling runs min_instances; a service, or a pool the autoscaler
         # scales on its queue (docs/scaling.md), goes up to max.
         autoscaled = group.autoscaling is not None

@@ -211,10 +211,9 @@ api = ApiService(
         environment=runtime_contract.api_environment(
             shared_env,
             api_keys=secrets.refs["api-keys"],
-            request_concurrency=settings.api.concurrency,
+            api=settings.api,
             app_secrets=app_secrets_of("api"),
             verify_key=secrets.refs.get("verify-key"),
-            idempotency_window_seconds=settings.api.idempotency_window_seconds,
             id_token_callers=runtime_contract.IdTokenCallers(api_url, id_token_emails)
             if id_token_emails
             else None,

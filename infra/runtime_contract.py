@@ -12,6 +12,7 @@ from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
+from settings.services import ApiSettings
 from settings.workers import WorkerGroupSettings
 from task_contract import deployment as contract
 
@@ -150,11 +151,6 @@ def shared_environment(
     )
 
 
-# Connections the API may hold to Redis beyond one per concurrent request (its /metrics and
-# /readyz client, background clean-ups).
-REDIS_CONNECTIONS_HEADROOM = 20
-
-
 @dataclass(frozen=True)
 class IdTokenCallers:
     """Google service accounts whose ID tokens the API accepts, and the audience they must carry."""
@@ -167,14 +163,13 @@ def api_environment(
     environment: ContainerEnvironment,
     *,
     api_keys: SecretRef,
-    request_concurrency: int,
+    api: ApiSettings,
     app_secrets: Mapping[str, SecretRef],
     verify_key: SecretRef | None = None,
-    idempotency_window_seconds: int,
     id_token_callers: IdTokenCallers | None = None,
 ) -> ContainerEnvironment:
-    """The shared environment plus what only the API reads: its keys, its Redis connection cap
-    and the app secrets it consumes.
+    """The shared environment plus what only the API reads: its keys, its serving processes, its
+    Redis connection cap, its back-pressure limits and the app secrets it consumes.
 
     The deploy check's key (``verify_key``) arrives as ``API_KEYS``, which the API accepts besides
     the keys in ``API_KEYS_FILE``: a secret of its own, so the deployer never needs to read the
@@ -193,14 +188,22 @@ def api_environment(
     return environment.plus(
         plain={
             contract.API_KEYS_FILE_ENV: API_KEYS_FILE,
-            # Past the cap a request gets 503 at once; it must stay above Cloud Run's concurrency.
-            contract.REDIS_MAX_CONNECTIONS_ENV: str(request_concurrency + REDIS_CONNECTIONS_HEADROOM),
-            "IDEMPOTENCY_WINDOW_SECONDS": str(idempotency_window_seconds),
+            # Past the cap a request waits for a connection; it stays above Cloud Run's concurrency.
+            contract.REDIS_MAX_CONNECTIONS_ENV: str(api.redis_max_connections),
+            contract.WEB_CONCURRENCY_ENV: str(api.web_concurrency),
+            contract.MAX_QUEUE_LENGTH_ENV: str(api.max_queue_length),
+            **_listed(contract.MAX_QUEUE_LENGTHS_ENV, [f"{q}={n}" for q, n in api.max_queue_lengths]),
+            "IDEMPOTENCY_WINDOW_SECONDS": str(api.idempotency_window_seconds),
             **callers,
         },
         secret={**app_secrets, **verify},
         files=[SecretFile("api-keys", API_KEYS_DIR, "keys", api_keys)],
     )
+
+
+def _listed(name: str, items: Sequence[str]) -> dict[str, str]:
+    """``{name: "a,b"}``, or nothing when there are no items (the image's default applies)."""
+    return {name: ",".join(items)} if items else {}
 
 
 def worker_environment(
@@ -210,13 +213,18 @@ def worker_environment(
     app_secrets: Mapping[str, SecretRef],
     send_events: bool = False,
 ) -> ContainerEnvironment:
-    """The shared environment plus what one worker group reads: its queues, pool, concurrency,
-    the app secrets it consumes and whether it sends task events and heartbeats (Flower)."""
+    """The shared environment plus what one worker group reads: its queues, pool, processes and
+    concurrency, where external_call may connect, the app secrets it consumes and whether it
+    sends task events and heartbeats (Flower)."""
     return environment.plus(
         plain={
             contract.WORKER_QUEUES_ENV: ",".join(group.queues),
             contract.WORKER_POOL_ENV: group.pool,
             contract.WORKER_CONCURRENCY_ENV: str(group.concurrency),
+            contract.WORKER_PROCESSES_ENV: str(group.processes),
+            # Unset: external_call may connect nowhere (the worker's default).
+            **_listed(contract.EXTERNAL_CALL_ALLOWED_HOSTS_ENV, group.external_call_hosts),
+            **_listed(contract.EXTERNAL_CALL_ALLOWED_NETWORKS_ENV, group.external_call_networks),
             contract.METRICS_DIR_ENV: METRICS_DIR,
             **({"WORKER_EVENTS": "true"} if send_events else {}),
         },

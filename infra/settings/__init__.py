@@ -39,6 +39,7 @@ from .monitoring import (
     read_monitoring,
 )
 from .beat import BEAT_KEYS, BeatEntry, BeatSettings, read_beat
+from .connection_budget import check_connection_budget
 from .flower import FLOWER_KEYS, FlowerSettings, read_flower
 from .reader import PROJECT, ConfigReader, InvalidConfig, all_config_keys, key_list
 from .redis import (
@@ -241,6 +242,7 @@ def load_settings() -> Settings:
             "at least 1 on one worker group: a running worker exports every queue's depth, and with "
             "every group at zero no series exists (QueueMetricsAbsent would page, the backlog alerts go blind)",
         )
+    check_connection_budget(reader, redis, api, workers, flower)
 
     if is_prod_stack(stack):
         if redis.tier != "STANDARD_HA":

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from task_contract.queues import QUEUES
+
 from .reader import ConfigReader
 from .rollout import ApiRolloutSettings, read_api_rollout
 
@@ -21,6 +23,8 @@ API_SERVICE_KEYS = frozenset(
         "timeoutSeconds",
         "idempotencyWindowSeconds",
         "rollout",
+        "maxQueueLength",
+        "maxQueueLengths",
     }
 )
 TASKS_KEYS = frozenset({"timeLimitSeconds", "resultTtlSeconds"})
@@ -36,6 +40,9 @@ CPU_MEMORY_MIB: dict[str, tuple[int, int]] = {
     "8": (4096, 32768),
 }
 MEMORY_RE = re.compile(r"^([1-9][0-9]*)(Mi|Gi)$")
+# Connections the API may hold to Redis beyond one per concurrent request (the periodic
+# clean-ups, a /readyz next to a full pool): REDIS_MAX_CONNECTIONS = api.concurrency + this.
+REDIS_CONNECTIONS_HEADROOM = 20
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,19 @@ class ApiSettings:
     rollout: ApiRolloutSettings
     # How long an Idempotency-Key (and a scheduler tick's key) is remembered: IDEMPOTENCY_WINDOW_SECONDS.
     idempotency_window_seconds: int
+    # Back-pressure (429): MAX_QUEUE_LENGTH for every queue (0: none), MAX_QUEUE_LENGTHS per queue.
+    max_queue_length: int = 100_000
+    max_queue_lengths: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def web_concurrency(self) -> int:
+        """Serving processes (WEB_CONCURRENCY): one per vCPU of the CPU limit."""
+        return int(self.size.cpu)
+
+    @property
+    def redis_max_connections(self) -> int:
+        """Each serving process's Redis pool (REDIS_MAX_CONNECTIONS): above Cloud Run's concurrency."""
+        return self.concurrency + REDIS_CONNECTIONS_HEADROOM
 
 
 @dataclass(frozen=True)
@@ -134,7 +154,30 @@ def read_api(reader: ConfigReader) -> ApiSettings:
             60,
             30 * 86_400,
         ),
+        max_queue_length=reader.integer(
+            "api.maxQueueLength", cfg.get("maxQueueLength"), 100_000, 0, 100_000_000
+        ),
+        max_queue_lengths=_queue_lengths(reader, cfg.get("maxQueueLengths")),
     )
+
+
+def _queue_lengths(reader: ConfigReader, value: Any) -> tuple[tuple[str, int], ...]:
+    """``api.maxQueueLengths``: ``{queue: length}`` overrides of ``maxQueueLength`` (MAX_QUEUE_LENGTHS)."""
+    if value is None:
+        return ()
+    allowed = f"an object of queue -> length (0 = none), queues of the task catalog: {', '.join(QUEUES)}"
+    if not isinstance(value, dict):
+        reader.fail("api.maxQueueLengths", value, allowed)
+        return ()
+    lengths: list[tuple[str, int]] = []
+    for queue, length in value.items():
+        if queue not in QUEUES:
+            reader.fail(f"api.maxQueueLengths.{queue}", length, allowed)
+            continue
+        lengths.append(
+            (queue, reader.integer(f"api.maxQueueLengths.{queue}", length, 0, 0, 100_000_000))
+        )
+    return tuple(lengths)
 
 
 def read_tasks(reader: ConfigReader) -> TaskSettings:

@@ -15,6 +15,7 @@ from task_contract.deployment import WORKER_POOLS
 from task_contract.queues import QUEUES
 
 from .autoscaling import QueueDepthAutoscaling, ScalingMode, read_group_autoscaling
+from .external_call import read_allowed_hosts, read_allowed_networks
 from .network import Egress
 from .reader import ConfigReader
 from .services import ContainerSize, container_size, min_max
@@ -38,6 +39,9 @@ WORKER_KEYS = frozenset(
         "autoscaling",
         "targetPerInstance",
         "scalingMode",
+        "processes",
+        "externalCallAllowedHosts",
+        "externalCallAllowedNetworks",
     }
 )
 # Keys a worker pool has no use for, and why (the message a user gets).
@@ -61,14 +65,25 @@ class WorkerGroupSettings:
     size: ContainerSize
     min_instances: int
     max_instances: int
+    # Pool slots per process (WORKER_CONCURRENCY: threads, or prefork children).
     concurrency: int
     pool: str
+    # Consumer processes per instance (WORKER_PROCESSES): concurrency x processes slots in all.
+    processes: int
     # A worker service's own HTTP requests are its probes (/healthz); these size that path.
     request_concurrency: int
     request_timeout_seconds: int
     # Set when the autoscaler (CREMA) scales this group on its queue's work ledger.
     autoscaling: QueueDepthAutoscaling | None = None
     scaling_mode: ScalingMode = "MANUAL"
+    # Where external_call may connect (EXTERNAL_CALL_ALLOWED_HOSTS / _NETWORKS); empty: nowhere.
+    external_call_hosts: tuple[str, ...] = ()
+    external_call_networks: tuple[str, ...] = ()
+
+    @property
+    def slots(self) -> int:
+        """Tasks one instance runs at once."""
+        return self.concurrency * self.processes
 
 
 def read_workers(
@@ -154,8 +169,16 @@ def _group(
     concurrency = reader.integer(
         f"{key}.concurrency", cfg.get("concurrency"), 50, 1, 1000
     )
+    size = container_size(
+        reader, key, cfg.get("cpu"), cfg.get("memory"), ContainerSize("1", "1Gi")
+    )
+    pool = reader.choice(f"{key}.pool", cfg.get("pool"), "threads", WORKER_POOLS)
+    # Threads: one consumer process per vCPU (one GIL each); prefork forks its children itself.
+    processes = reader.integer(
+        f"{key}.processes", cfg.get("processes"), int(size.cpu) if pool == "threads" else 1, 1, 16
+    )
     autoscaling, scaling_mode = read_group_autoscaling(
-        reader, key, cfg, kind, queues, concurrency, min_instances
+        reader, key, cfg, kind, queues, concurrency * processes, min_instances
     )
     if kind == "workerPool" and autoscaling is None:
         if "maxInstances" in cfg:
@@ -176,13 +199,12 @@ def _group(
         name=name,
         queues=queues,
         kind=kind,
-        size=container_size(
-            reader, key, cfg.get("cpu"), cfg.get("memory"), ContainerSize("1", "1Gi")
-        ),
+        size=size,
         min_instances=min_instances,
         max_instances=max_instances,
         concurrency=concurrency,
-        pool=reader.choice(f"{key}.pool", cfg.get("pool"), "threads", WORKER_POOLS),
+        pool=pool,
+        processes=processes,
         request_concurrency=reader.integer(
             f"{key}.requestConcurrency", cfg.get("requestConcurrency"), 10, 1, 1000
         ),
@@ -191,6 +213,12 @@ def _group(
         ),
         autoscaling=autoscaling,
         scaling_mode=scaling_mode,
+        external_call_hosts=read_allowed_hosts(
+            reader, f"{key}.externalCallAllowedHosts", cfg.get("externalCallAllowedHosts")
+        ),
+        external_call_networks=read_allowed_networks(
+            reader, f"{key}.externalCallAllowedNetworks", cfg.get("externalCallAllowedNetworks")
+        ),
     )
 
 

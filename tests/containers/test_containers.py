@@ -207,6 +207,33 @@ def test_sigterm_stops_both_cleanly_when_idle(api: Running, worker: Running) -> 
     stop_and_check_clean_exit(worker)
 
 
+SERVING_PROCESSES = (
+    "import os\n"
+    "for pid in filter(str.isdigit, os.listdir('/proc')):\n"
+    "    try:\n"
+    "        cmd = open(f'/proc/{pid}/cmdline', 'rb').read().replace(b'\\0', b' ').decode()\n"
+    "    except OSError:\n"
+    "        continue\n"
+    "    if 'spawn_main' in cmd and 'resource_tracker' not in cmd:\n"
+    "        print(pid)\n"
+)
+
+
+def test_api_with_two_serving_processes_stops_its_whole_tree_on_sigterm(
+    start: Start, redis_server: RedisServer
+) -> None:
+    # api.cpu 2 -> WEB_CONCURRENCY=2 (infra): uvicorn's supervisor is PID 1 with two serving processes.
+    api = start("api", WEB_CONCURRENCY="2")
+    wait_healthy(api, "/readyz")
+    serving = api.container.exec("/opt/venv/bin/python", "-c", SERVING_PROCESSES).split()
+    assert len(serving) == 2, serving
+    for _ in range(10):
+        submit(api, "add", {"x": 1, "y": 2})
+    assert queued_messages(redis_server, "high") == 10
+    # podman stop -t 10: SIGTERM to PID 1, SIGKILL at 10 s; exit 0 means every child stopped in time.
+    stop_and_check_clean_exit(api)
+
+
 def queued_messages(redis: RedisServer, queue: str) -> int:
     """Messages waiting in ``queue``, counting kombu's priority sub-lists (docs/broker-durability.md)."""
     client = redis.client()

@@ -157,7 +157,7 @@ def test_load_flags_reach_the_estimate() -> None:
     result = cost("--stack", "prod", "--tasks-per-second", "60", "--task-seconds", "5", "--format", "markdown")
     assert result.returncode == 0, result.stderr
     assert "Load: 60 tasks/s of 5 s each" in result.stdout
-    assert "needs 0.80 instances" in result.stdout  # prod `fast`: 40 tasks/s × 5 s / 250
+    assert "needs 0.40 instances" in result.stdout  # prod `fast`: 40 tasks/s × 5 s / (250 × 2 processes)
 
 
 def test_check_docs_fails_until_write_docs(repo: Path) -> None:

@@ -88,12 +88,12 @@ def test_encrypted_values_in_the_stack_file_are_not_needed() -> None:
 
 def test_load_scales_worker_services_between_min_and_max() -> None:
     # prod `fast` consumes 2 of the 3 queues: 2/3 of the tasks. 600 tasks/s × 5 s × 2/3 = 2,000 at
-    # once, 250 per instance (its concurrency): 8 instances on average, between its 2 and 10.
+    # once, 2 processes × 250 threads = 500 per instance: 4 instances on average, between its 2 and 10.
     load = Load(tasks_per_second=600, task_seconds=5)
     fast = run_estimate("prod", load=load).by_key()["worker:fast"]
-    assert fast.loaded == pytest.approx(8 * instance_month(2, 2, "run.instance.cpu", "run.instance.memory"))
-    assert "needs 8.00 instances" in fast.note and "queues grow" not in fast.note
-    # 10x that needs 80; maxInstances is 10.
+    assert fast.loaded == pytest.approx(4 * instance_month(2, 2, "run.instance.cpu", "run.instance.memory"))
+    assert "needs 4.00 instances" in fast.note and "queues grow" not in fast.note
+    # 10x that needs 40; maxInstances is 10.
     saturated = run_estimate("prod", load=Load(tasks_per_second=6000, task_seconds=5)).by_key()["worker:fast"]
     assert saturated.loaded == pytest.approx(10 * instance_month(2, 2, "run.instance.cpu", "run.instance.memory"))
     assert "has 10: the queues grow" in saturated.note

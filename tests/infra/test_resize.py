@@ -52,7 +52,7 @@ def set_fast_worker_memory(config: dict[str, Any]) -> None:
             set_api_concurrency,
             {
                 f"resources.{API}.inputs.template.maxInstanceRequestConcurrency": (80, 150),
-                f"resources.{API}.inputs.template.containers[0].envs[6].value": ("100", "170"),
+                f"resources.{API}.inputs.template.containers[0].envs[{{redis_max_env}}].value": ("100", "170"),
             },
         ),
         (set_redis_size, {f"resources.{REDIS}.inputs.memorySizeGb": (5, 10)}),
@@ -75,6 +75,10 @@ def test_one_value_changes_only_its_properties(
     expected: dict[str, tuple[Any, Any]],
 ) -> None:
     resized = run_program_full("prod", config_path=edited_prod(tmp_path, edit))
+    # The env list grows as the runtime contract does: find REDIS_MAX_CONNECTIONS by name.
+    envs = prod.named("gcp:cloudrunv2/service:Service", "api").inputs["template"]["containers"][0]["envs"]
+    index = next(i for i, env in enumerate(envs) if env["name"] == "REDIS_MAX_CONNECTIONS")
+    expected = {key.format(redis_max_env=index): change for key, change in expected.items()}
     assert (
         inventory.changes(inventory.build(prod), inventory.build(resized)) == expected
     )

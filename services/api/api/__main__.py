@@ -16,6 +16,7 @@ from __future__ import annotations
 import signal
 import sys
 from types import FrameType
+from typing import Final
 
 import uvicorn
 from fastapi import FastAPI
@@ -27,6 +28,11 @@ from api.core.config import ApiSettings
 from api.main import create_app
 
 GRACEFUL_SHUTDOWN_SECONDS = 8
+# The server stack: libuv's event loop and the httptools parser (pinned in requirements.txt), named
+# rather than left to uvicorn's "auto" so that a missing speed-up fails at start instead of silently
+# falling back to asyncio + h11. benchmarks/fixtures/bare_api.py serves its baseline with the same.
+SERVER_LOOP: Final = "uvloop"
+SERVER_HTTP: Final = "httptools"
 
 
 def settings_error(exc: ValidationError) -> str:
@@ -72,6 +78,8 @@ def main() -> None:
         forwarded_allow_ips="*",  # only Cloud Run's front end can reach the container
         server_header=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        loop=SERVER_LOOP,
+        http=SERVER_HTTP,
     )
 
 
