@@ -70,20 +70,14 @@ class BeatHealth:
             return 200, {"status": "ok", "role": role}
 
 
-def health_of(app: Any) -> BeatHealth:
-    health = getattr(app, "beat_health", None)
-    if health is None:
-        health = BeatHealth()
-        app.beat_health = health
-    return health
-
-
 class MonitoredRedBeatScheduler(RedBeatScheduler):  # type: ignore[misc]
     """celery-redbeat's scheduler, recording each tick. It ticks only once it holds the lock."""
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
         interval = float(super().tick(*args, **kwargs))
-        health_of(self.app).ticked()
+        health: BeatHealth | None = getattr(self.app, "beat_health", None)  # set by serve_health
+        if health is not None:
+            health.ticked()
         return interval
 
 
@@ -99,7 +93,8 @@ def _ping_forever(client: redis.Redis, health: BeatHealth) -> None:
 
 def serve_health(app: Any, broker: BrokerSettings, port: int) -> ThreadingHTTPServer:
     """Start the ping thread and the HTTP server (daemon threads, for beat's lifetime)."""
-    health = health_of(app)
+    health = BeatHealth()
+    app.beat_health = health
     options: dict[str, Any] = {"socket_timeout": PING_TIMEOUT_SECONDS, "socket_connect_timeout": PING_TIMEOUT_SECONDS}
     if broker.redis_ca_file is not None:
         options["ssl_ca_certs"] = str(broker.redis_ca_file)
