@@ -1,8 +1,9 @@
 """Line items of a stack's monthly cost, idle and under a stated load.
 
 Each entry of ``LINE_ITEMS`` turns validated settings into zero or more ``LineItem``s. To price a
-new part of the stack (a collector sidecar, say), add its prices to
-``prices.yaml`` and one function here, registered under a new key; docs/cost.md explains it.
+new part of the stack, add its prices to ``prices.yaml`` and one function here, registered under
+a new key; docs/cost.md explains it. A sidecar (the metrics collector) is priced with the
+workload it runs in, since Cloud Run bills the instance.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ class LineItem:
     note: str = ""
 
 
-ItemEstimator = Callable[[Any, PriceTable, Load], list[LineItem]]
+# ``collectors``: price the metrics collector sidecars the program adds (False for the classic set-up).
+ItemEstimator = Callable[[Any, PriceTable, Load, bool], list[LineItem]]
 
 
 def _gib(memory: str) -> float:
@@ -60,7 +62,24 @@ def _shape(size: Any) -> str:
     return f"{size.cpu} vCPU / {size.memory}"
 
 
-def redis_items(settings: Any, prices: PriceTable, load: Load) -> list[LineItem]:
+def _collector() -> Any:
+    # The metrics collector sidecar (infra/monitoring/collector.py) in the API, every worker group
+    # and Flower. Cloud Run bills an instance for all its containers, at the instance's billing
+    # mode: the sidecar follows the rates its workload pays (docs/cost.md).
+    return settings_module().monitoring.COLLECTOR_SIZE
+
+
+def _monitored_instance_month(size: Any, cpu_key: str, memory_key: str, prices: PriceTable, collectors: bool) -> float:
+    """One instance of a workload with a collector sidecar: both containers' limits."""
+    own = _per_instance_month(size, cpu_key, memory_key, prices)
+    return own + _per_instance_month(_collector(), cpu_key, memory_key, prices) if collectors else own
+
+
+def _monitored_shape(size: Any, collectors: bool) -> str:
+    return f"{_shape(size)} + collector {_shape(_collector())}" if collectors else _shape(size)
+
+
+def redis_items(settings: Any, prices: PriceTable, load: Load, collectors: bool) -> list[LineItem]:
     redis = settings.redis
     capacity_tier = prices.redis_capacity_tier(redis.memory_size_gb)
     monthly = redis.memory_size_gb * prices.price(f"redis.{redis.tier}.{capacity_tier}") * prices.hours_per_month
@@ -68,7 +87,7 @@ def redis_items(settings: Any, prices: PriceTable, load: Load) -> list[LineItem]
     return [LineItem("redis", "Memorystore for Redis", size, monthly, monthly)]
 
 
-def network_items(settings: Any, prices: PriceTable, load: Load) -> list[LineItem]:
+def network_items(settings: Any, prices: PriceTable, load: Load, collectors: bool) -> list[LineItem]:
     network = settings.network
     if network.egress == "direct":
         amount = prices.price("direct_egress")
@@ -80,22 +99,23 @@ def network_items(settings: Any, prices: PriceTable, load: Load) -> list[LineIte
     return [LineItem("egress", "Serverless VPC Access connector", size, monthly, monthly, note)]
 
 
-def api_items(settings: Any, prices: PriceTable, load: Load) -> list[LineItem]:
+def api_items(settings: Any, prices: PriceTable, load: Load, collectors: bool) -> list[LineItem]:
     api = settings.api
-    idle = api.min_instances * _per_instance_month(api.size, "run.request.idle_cpu", "run.request.idle_memory", prices)
+    idle_rates = ("run.request.idle_cpu", "run.request.idle_memory")
+    idle = api.min_instances * _monitored_instance_month(api.size, *idle_rates, prices, collectors)
     requests_per_second = load.tasks_per_second * load.api_requests_per_task
     busy = requests_per_second * load.api_request_seconds
     # Billed while an instance serves at least one request; requests share an instance up to
     # api.concurrency. So: busy time alone below one instance, packed by concurrency above it.
     active = min(max(busy / api.concurrency, min(1.0, busy)), float(api.max_instances))
-    serving = active * _per_instance_month(api.size, "run.request.cpu", "run.request.memory", prices)
+    serving = active * _monitored_instance_month(api.size, "run.request.cpu", "run.request.memory", prices, collectors)
     request_fees = requests_per_second * prices.seconds_per_month / 1e6 * prices.price("run.request.requests")
-    size = f"{api.min_instances} min instance(s), {_shape(api.size)}"
+    size = f"{api.min_instances} min instance(s), {_monitored_shape(api.size, collectors)}"
     note = f"{active:.2f} instances serving on average, {requests_per_second:g} requests/s"
     return [LineItem("api", "API (request-based billing)", size, idle, idle + serving + request_fees, note)]
 
 
-def worker_items(settings: Any, prices: PriceTable, load: Load) -> list[LineItem]:
+def worker_items(settings: Any, prices: PriceTable, load: Load, collectors: bool) -> list[LineItem]:
     queues = [q for group in settings.workers for q in group.queues]
     items = []
     for group in settings.workers:
@@ -107,7 +127,7 @@ def worker_items(settings: Any, prices: PriceTable, load: Load) -> list[LineItem
         fixed_pool = group.kind == "workerPool" and not autoscaled
         ceiling = group.min_instances if fixed_pool else group.max_instances
         instances = min(max(needed, group.min_instances), ceiling)
-        per_instance = _per_instance_month(group.size, "run.instance.cpu", "run.instance.memory", prices)
+        per_instance = _monitored_instance_month(group.size, "run.instance.cpu", "run.instance.memory", prices, collectors)
         kind = "service, CPU always on"
         if group.kind == "workerPool":
             kind = "worker pool, autoscaled on its queue" if autoscaled else "worker pool"
@@ -118,7 +138,7 @@ def worker_items(settings: Any, prices: PriceTable, load: Load) -> list[LineItem
             LineItem(
                 f"worker:{group.name}",
                 f"Worker `{group.name}` ({kind})",
-                f"{group.min_instances} × {_shape(group.size)}",
+                f"{group.min_instances} × {_monitored_shape(group.size, collectors)}",
                 group.min_instances * per_instance,
                 instances * per_instance,
                 note,
@@ -127,7 +147,7 @@ def worker_items(settings: Any, prices: PriceTable, load: Load) -> list[LineItem
     return items
 
 
-def secret_items(settings: Any, prices: PriceTable, load: Load) -> list[LineItem]:
+def secret_items(settings: Any, prices: PriceTable, load: Load, collectors: bool) -> list[LineItem]:
     # The stack's own secrets (see infra/__main__.py), plus one per appSecrets name.
     count = 2 + int(settings.redis.transit_encryption) + len(settings.app_secrets)
     versions = count * prices.assumed("secret_manager.versions_per_secret")
@@ -135,7 +155,7 @@ def secret_items(settings: Any, prices: PriceTable, load: Load) -> list[LineItem
     return [LineItem("secrets", "Secret Manager", f"{count} secrets, {versions:g} versions", monthly, monthly)]
 
 
-def registry_items(settings: Any, prices: PriceTable, load: Load) -> list[LineItem]:
+def registry_items(settings: Any, prices: PriceTable, load: Load, collectors: bool) -> list[LineItem]:
     kept = settings.registry.keep_recent_versions
     stored_gb = prices.assumed("registry.images") * prices.assumed("registry.image_gb") * kept
     monthly = max(0.0, stored_gb - prices.price("registry.free_gb")) * prices.price("registry.storage")
@@ -143,7 +163,7 @@ def registry_items(settings: Any, prices: PriceTable, load: Load) -> list[LineIt
     return [LineItem("registry", "Artifact Registry storage", size, monthly, monthly)]
 
 
-def autoscaler_items(settings: Any, prices: PriceTable, load: Load) -> list[LineItem]:
+def autoscaler_items(settings: Any, prices: PriceTable, load: Load, collectors: bool) -> list[LineItem]:
     # CREMA (infra/autoscaling/autoscaler.py): one instance, 1 vCPU / 512Mi, CPU always on,
     # deployed when any group autoscales on queue depth.
     if not any(group.autoscaling is not None for group in settings.workers):
@@ -154,24 +174,29 @@ def autoscaler_items(settings: Any, prices: PriceTable, load: Load) -> list[Line
     return [LineItem("autoscaler", "Autoscaler (CREMA, service, CPU always on)", f"1 × {_shape(size)}", monthly, monthly, note)]
 
 
-def _one_always_on_instance(key: str, label: str, size: Any, prices: PriceTable, note: str = "") -> list[LineItem]:
-    monthly = _per_instance_month(size, "run.instance.cpu", "run.instance.memory", prices)
-    return [LineItem(key, label, f"1 × {_shape(size)}", monthly, monthly, note)]
+def _one_always_on_instance(
+    key: str, label: str, size: Any, prices: PriceTable, note: str = "", *, collector: bool
+) -> list[LineItem]:
+    rates = ("run.instance.cpu", "run.instance.memory")
+    monthly, shape = _monitored_instance_month(size, *rates, prices, collector), _monitored_shape(size, collector)
+    return [LineItem(key, label, f"1 × {shape}", monthly, monthly, note)]
 
 
-def flower_items(settings: Any, prices: PriceTable, load: Load) -> list[LineItem]:
+def flower_items(settings: Any, prices: PriceTable, load: Load, collectors: bool) -> list[LineItem]:
     # Flower (flower.enabled, infra/flower_service.py): one instance, CPU always allocated.
     if not settings.flower.enabled:
         return []
     note = "task events also cost the watched groups throughput (docs/benchmarks.md)"
-    return _one_always_on_instance("flower", "Flower (service, CPU always on)", settings.flower.size, prices, note)
+    label = "Flower (service, CPU always on)"
+    return _one_always_on_instance("flower", label, settings.flower.size, prices, note, collector=collectors)
 
 
-def beat_items(settings: Any, prices: PriceTable, load: Load) -> list[LineItem]:
-    # Celery beat (beat.enabled, infra/beat_pool.py): a worker pool of exactly one instance.
+def beat_items(settings: Any, prices: PriceTable, load: Load, collectors: bool) -> list[LineItem]:
+    # Celery beat (beat.enabled, infra/beat_pool.py): a worker pool of exactly one instance, no collector.
     if not settings.beat.enabled:
         return []
-    return _one_always_on_instance("beat", "Celery beat (worker pool, 1 instance)", settings.beat.size, prices)
+    label = "Celery beat (worker pool, 1 instance)"
+    return _one_always_on_instance("beat", label, settings.beat.size, prices, collector=False)
 
 
 LINE_ITEMS: dict[str, ItemEstimator] = {
@@ -205,6 +230,7 @@ class StackEstimate:
         return {item.key: item for item in self.items}
 
 
-def estimate(stack: str, settings: Any, prices: PriceTable, load: Load) -> StackEstimate:
-    items = tuple(item for estimator in LINE_ITEMS.values() for item in estimator(settings, prices, load))
+def estimate(stack: str, settings: Any, prices: PriceTable, load: Load, *, collectors: bool = True) -> StackEstimate:
+    """``collectors=False`` leaves out the collector sidecars: the classic set-up collects no metrics."""
+    items = tuple(item for estimator in LINE_ITEMS.values() for item in estimator(settings, prices, load, collectors))
     return StackEstimate(stack, items, load)

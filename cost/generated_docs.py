@@ -39,11 +39,13 @@ def compute(root: Path = PROJECT_ROOT, load: Load | None = None) -> Estimates:
         for s in stack_names(root)
     ]
     classic_text = CLASSIC_SETUP.read_text()
-    classic = estimate(CLASSIC_LABEL, load_stack_settings("classic", classic_text, CLASSIC_SETUP.name), prices, load)
+    # A hand-rolled set-up has no metrics collector sidecars.
+    classic_settings = load_stack_settings("classic", classic_text, CLASSIC_SETUP.name)
+    classic = estimate(CLASSIC_LABEL, classic_settings, prices, load, collectors=False)
     document = yaml.safe_load(classic_text)
     document["config"]["cloudrun-celery:network"] = {"egress": "direct"}
     direct = load_stack_settings("classic", yaml.safe_dump(document), f"{CLASSIC_SETUP.name} with direct egress")
-    return Estimates(prices, stacks, classic, estimate(CLASSIC_LABEL, direct, prices, load))
+    return Estimates(prices, stacks, classic, estimate(CLASSIC_LABEL, direct, prices, load, collectors=False))
 
 
 def _newest_price_date(prices: PriceTable) -> str:

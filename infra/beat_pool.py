@@ -5,6 +5,10 @@ read the broker's secrets and nothing else. One instance because beat is a clock
 consumer; the Redis lock of celery-redbeat (``worker/beat.py``) covers the moments when two run
 anyway, as when a deploy overlaps two revisions (docs/schedules.md). Beat exports no metrics, so
 the pool has no collector sidecar and its account no ``monitoring.metricWriter`` grant.
+
+Beat answers ``/healthz`` on the container port (worker/beat_health.py): 503 when it cannot reach
+Redis or its loop has stopped ticking. The probes below replace a hung beat; a standby beat
+(another revision holds the lock) answers 200.
 """
 
 from __future__ import annotations
@@ -14,12 +18,25 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
+import runtime_contract
 from runtime_contract import ContainerEnvironment
 from settings.beat import BeatSettings
 from task_contract import deployment as contract
 
 BEAT_SCHEDULES_ENV = "BEAT_SCHEDULES"
 BEAT_LOCK_TIMEOUT_ENV = "BEAT_LOCK_TIMEOUT_SECONDS"
+
+# /healthz is 200 once beat reaches Redis; Direct VPC egress can take a minute or more to connect
+# on a new instance, so allow three minutes.
+STARTUP_PROBE = runtime_contract.http_probe(
+    runtime_contract.WORKER_HEALTH_PATH, period_seconds=10, failure_threshold=18, timeout_seconds=5
+)
+# A missed tick is not retried (docs/schedules.md), so replace a hung beat after a minute of 503s,
+# sooner than a worker (three minutes). A restart during a Redis outage costs nothing: beat waits
+# for Redis either way.
+LIVENESS_PROBE = runtime_contract.http_probe(
+    runtime_contract.WORKER_HEALTH_PATH, period_seconds=15, failure_threshold=4, timeout_seconds=5
+)
 
 
 @dataclass(frozen=True)
@@ -77,6 +94,8 @@ class BeatPool(pulumi.ComponentResource):
                         "resources": {"limits": {"cpu": args.settings.size.cpu, "memory": args.settings.size.memory}},
                         "envs": env.env(),
                         "volume_mounts": env.volume_mounts(),
+                        "startup_probe": STARTUP_PROBE,
+                        "liveness_probe": LIVENESS_PROBE,
                     }
                 ],
             },

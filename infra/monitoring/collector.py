@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import pulumi_gcp as gcp
 import runtime_contract
+from settings.monitoring import COLLECTOR_SIZE
 
 CONTAINER_NAME = "collector"
 # Each container may take a fraction of a vCPU; the instance's sum must stay at least 1.
-CPU = "0.25"
-MEMORY = "256Mi"
+CPU = COLLECTOR_SIZE.cpu
+MEMORY = COLLECTOR_SIZE.memory
 METRICS_PATH = "/metrics"
 
 

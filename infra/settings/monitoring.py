@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .reader import ConfigReader
+from .services import ContainerSize
 
 MONITORING_KEYS = frozenset(
     {
@@ -33,6 +34,9 @@ DEFAULT_COLLECTOR_IMAGE = (
     "us-docker.pkg.dev/cloud-ops-agents-artifacts/cloud-run-gmp-sidecar/cloud-run-gmp-sidecar"
     "@sha256:f782d8c67ad3f0e54d791fbf7cc6c8d36bc9e15c4b68d8b38ef372674defe452"
 )
+# The collector container's limits, in every service and worker pool that has one (the API, each
+# worker group, Flower); each instance is billed for them too (docs/cost.md).
+COLLECTOR_SIZE = ContainerSize("0.25", "256Mi")
 DIGEST_IMAGE_RE = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+(:[A-Za-z0-9._-]+)?@sha256:[0-9a-f]{64}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
 BILLING_ACCOUNT_RE = re.compile(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")

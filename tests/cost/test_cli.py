@@ -14,8 +14,8 @@ from tests.cost.stack_files import changed, changed_text, write
 
 PRICES = load_prices().prices
 MONTH_S = 730 * 3600
-# prod's `fast` instance: 2 vCPU, 2 GiB, CPU always on.
-FAST_INSTANCE = MONTH_S * (2 * PRICES["run.instance.cpu"].amount + 2 * PRICES["run.instance.memory"].amount)
+# prod's `fast` instance: 2 vCPU, 2 GiB, CPU always on, plus its collector sidecar (0.25 vCPU, 256 MiB).
+FAST_INSTANCE = MONTH_S * (2.25 * PRICES["run.instance.cpu"].amount + 2.25 * PRICES["run.instance.memory"].amount)
 
 
 def cost(*args: str, root: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -64,7 +64,8 @@ def test_resizing_worker_min_instances_shows_the_delta_line_by_line(repo: Path) 
     assert table[0] == "| Item | Size (before → after) | Idle before | Idle after | Idle change | Under-load change |"
     # One changed item (a third 2 vCPU / 2 GiB `fast` instance), then the totals; nothing else.
     assert table[2] == (
-        "| Worker `fast` (service, CPU always on) | 2 × 2 vCPU / 2Gi → 3 × 2 vCPU / 2Gi "
+        "| Worker `fast` (service, CPU always on) | 2 × 2 vCPU / 2Gi + collector 0.25 vCPU / 256Mi → "
+        "3 × 2 vCPU / 2Gi + collector 0.25 vCPU / 256Mi "
         f"| {money(2 * FAST_INSTANCE)} | {money(3 * FAST_INSTANCE)} | +{money(FAST_INSTANCE)} | +{money(FAST_INSTANCE)} |"
     )
     assert table[3].startswith("| **Total** |")
@@ -82,7 +83,7 @@ def test_a_shrink_and_a_worker_pool_resize_both_show(repo: Path) -> None:
     assert rows["| Worker `fast` (service, CPU always on)"].endswith(
         f"| -{money(FAST_INSTANCE)} | -{money(FAST_INSTANCE)} |"
     )
-    pool = MONTH_S * (2 * PRICES["run.instance.cpu"].amount + 4 * PRICES["run.instance.memory"].amount)
+    pool = MONTH_S * (2.25 * PRICES["run.instance.cpu"].amount + 4.25 * PRICES["run.instance.memory"].amount)
     # bulk autoscales 0-10: a minimum of 1 costs a whole instance idle; under load it already ran 0.83.
     assert f"| $0.00 | {money(pool)} | +{money(pool)} | +" in rows["| Worker `bulk` (worker pool, autoscaled on its queue)"]
 

@@ -27,9 +27,18 @@ def instance_month(cpu: float, gib: float, cpu_key: str, memory_key: str) -> flo
     return MONTH_S * (cpu * price(cpu_key) + gib * price(memory_key))
 
 
+# The metrics collector sidecar (infra/monitoring/collector.py): 0.25 vCPU, 256 MiB.
+COLLECTOR_CPU, COLLECTOR_GIB = 0.25, 0.25
+
+
+def monitored_month(cpu: float, gib: float, cpu_key: str, memory_key: str) -> float:
+    """An instance with a collector sidecar: Cloud Run bills both containers at the instance's rates."""
+    return instance_month(cpu + COLLECTOR_CPU, gib + COLLECTOR_GIB, cpu_key, memory_key)
+
+
 def test_dev_idle_line_by_line() -> None:
     items = run_estimate("dev").by_key()
-    worker = instance_month(1, 1, "run.instance.cpu", "run.instance.memory")
+    worker = monitored_month(1, 1, "run.instance.cpu", "run.instance.memory")
     assert items["redis"].idle == pytest.approx(1 * price("redis.BASIC.M1") * 730)
     assert items["egress"].idle == pytest.approx(2 * price("connector.e2-micro") * 730)
     assert items["api"].idle == 0  # minInstances: 0
@@ -44,9 +53,9 @@ def test_prod_idle_line_by_line() -> None:
     items = run_estimate("prod").by_key()
     assert items["redis"].idle == pytest.approx(5 * price("redis.STANDARD_HA.M2") * 730)
     assert items["egress"].idle == 0 and items["egress"].label == "Direct VPC egress"
-    assert items["api"].idle == pytest.approx(instance_month(2, 1, "run.request.idle_cpu", "run.request.idle_memory"))
+    assert items["api"].idle == pytest.approx(monitored_month(2, 1, "run.request.idle_cpu", "run.request.idle_memory"))
     assert items["worker:fast"].idle == pytest.approx(
-        2 * instance_month(2, 2, "run.instance.cpu", "run.instance.memory")
+        2 * monitored_month(2, 2, "run.instance.cpu", "run.instance.memory")
     )
     # bulk autoscales on its queue from 0 (docs/scaling.md); the autoscaler runs one small instance.
     assert items["worker:bulk"].idle == 0
@@ -91,17 +100,17 @@ def test_load_scales_worker_services_between_min_and_max() -> None:
     # once, 2 processes × 250 threads = 500 per instance: 4 instances on average, between its 2 and 10.
     load = Load(tasks_per_second=600, task_seconds=5)
     fast = run_estimate("prod", load=load).by_key()["worker:fast"]
-    assert fast.loaded == pytest.approx(4 * instance_month(2, 2, "run.instance.cpu", "run.instance.memory"))
+    assert fast.loaded == pytest.approx(4 * monitored_month(2, 2, "run.instance.cpu", "run.instance.memory"))
     assert "needs 4.00 instances" in fast.note and "queues grow" not in fast.note
     # 10x that needs 40; maxInstances is 10.
     saturated = run_estimate("prod", load=Load(tasks_per_second=6000, task_seconds=5)).by_key()["worker:fast"]
-    assert saturated.loaded == pytest.approx(10 * instance_month(2, 2, "run.instance.cpu", "run.instance.memory"))
+    assert saturated.loaded == pytest.approx(10 * monitored_month(2, 2, "run.instance.cpu", "run.instance.memory"))
     assert "has 10: the queues grow" in saturated.note
 
 
 def test_autoscaled_worker_pool_grows_to_its_maximum_under_load() -> None:
     bulk = run_estimate("prod", load=Load(tasks_per_second=60, task_seconds=5)).by_key()["worker:bulk"]
-    assert bulk.loaded == pytest.approx(10 * instance_month(2, 4, "run.instance.cpu", "run.instance.memory"))
+    assert bulk.loaded == pytest.approx(10 * monitored_month(2, 4, "run.instance.cpu", "run.instance.memory"))
     assert "needs 25.00 instances, has 10" in bulk.note  # 20 tasks/s × 5 s / concurrency 4
 
 
@@ -120,7 +129,7 @@ def test_worker_pool_without_autoscaling_stays_at_its_instance_count_under_load(
 def test_api_under_load_pays_serving_time_and_requests() -> None:
     load = Load(tasks_per_second=1, task_seconds=1)  # 2 requests/s of 0.05 s: busy 10% of the time
     api = run_estimate("dev", load=load).by_key()["api"]
-    serving = 0.1 * instance_month(1, 0.5, "run.request.cpu", "run.request.memory")
+    serving = 0.1 * monitored_month(1, 0.5, "run.request.cpu", "run.request.memory")
     requests = 2 * MONTH_S / 1e6 * price("run.request.requests")
     assert api.loaded == pytest.approx(serving + requests)
 
@@ -140,7 +149,9 @@ def test_prod_rules_apply_too() -> None:
 def test_flower_and_beat_are_priced_as_one_always_on_instance_each_when_enabled() -> None:
     always_on_small = instance_month(1, 0.5, "run.instance.cpu", "run.instance.memory")
     dev = run_estimate("dev").by_key()  # flower.enabled: true
-    assert dev["flower"].idle == dev["flower"].loaded == pytest.approx(always_on_small)
+    # Flower has a collector sidecar; beat has none.
+    flower = monitored_month(1, 0.5, "run.instance.cpu", "run.instance.memory")
+    assert dev["flower"].idle == dev["flower"].loaded == pytest.approx(flower)
     assert "beat" not in dev
     prod = run_estimate("prod").by_key()  # flower.enabled: false, no beat
     assert "flower" not in prod and "beat" not in prod
@@ -148,3 +159,36 @@ def test_flower_and_beat_are_priced_as_one_always_on_instance_each_when_enabled(
     with_beat = run_estimate("prod", changed("prod", "beat", enabled=True, entries=[entry])).by_key()
     assert with_beat["beat"].idle == with_beat["beat"].loaded == pytest.approx(always_on_small)
     assert "worker pool" in with_beat["beat"].label
+
+
+def test_collector_sidecars_are_billed_at_their_workloads_rates() -> None:
+    collector = COLLECTOR_CPU, COLLECTOR_GIB
+    prod = run_estimate("prod", load=Load(tasks_per_second=1, task_seconds=1)).by_key()
+    idle_rates = ("run.request.idle_cpu", "run.request.idle_memory")
+    always_on = ("run.instance.cpu", "run.instance.memory")
+    # The API (request-based): its idle minimum instance pays the idle rates for both containers.
+    assert prod["api"].idle - instance_month(2, 1, *idle_rates) == pytest.approx(instance_month(*collector, *idle_rates))
+    # ... and while serving, the active rates for both.
+    serving = prod["api"].loaded - prod["api"].idle - 2 * MONTH_S / 1e6 * price("run.request.requests")
+    active = ("run.request.cpu", "run.request.memory")
+    assert serving == pytest.approx(0.1 * (instance_month(2, 1, *active) + instance_month(*collector, *active)))
+    # An instance-based worker: two instances, each with its sidecar at the always-on rates.
+    fast_plain = 2 * instance_month(2, 2, *always_on)
+    assert prod["worker:fast"].idle - fast_plain == pytest.approx(2 * instance_month(*collector, *always_on))
+    assert prod["worker:fast"].size == "2 × 2 vCPU / 2Gi + collector 0.25 vCPU / 256Mi"
+    # No collector where the program declares none: the autoscaler, beat.
+    assert "collector" not in prod["autoscaler"].size
+    # The figures come from the program's own constant, not a copy.
+    from cost.stack_file import settings_module
+
+    size = settings_module().monitoring.COLLECTOR_SIZE
+    assert (float(size.cpu), settings_module().memory_mib(size.memory) / 1024) == collector
+
+
+def test_the_classic_set_up_is_priced_without_collector_sidecars() -> None:
+    from cost.generated_docs import compute
+
+    # A hand-rolled set-up collects no metrics: its one 1 vCPU / 512 MiB worker, nothing more.
+    worker = compute().classic.by_key()["worker:worker"]
+    assert worker.idle == pytest.approx(instance_month(1, 0.5, "run.instance.cpu", "run.instance.memory"))
+    assert "collector" not in worker.size

@@ -119,3 +119,12 @@ def test_bad_beat_config_fails_before_any_resource(case: str) -> None:
     assert type(failure.value.original).__name__ == "InvalidConfig", repr(failure.value.original)
     assert fragment in str(failure.value)
     assert failure.value.resources == []
+
+
+def test_beat_pool_probes_beats_healthz(with_beat: ProgramRun) -> None:
+    (container,) = with_beat.named(POOL, "beat").inputs["template"]["containers"]
+    for probe in ("startupProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": 8080}, probe
+    # Replaced after a minute of 503s (worker/beat_health.py says when it answers 503).
+    liveness = container["livenessProbe"]
+    assert liveness["periodSeconds"] * liveness["failureThreshold"] == 60

@@ -7,41 +7,17 @@ Real processes, real Redis (with AUTH, like Memorystore). Ticks are counted twic
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.schedules.beat_process import ENTRY, beat_env, sends, start_beat
 from tests.support.ports import wait_until
-from tests.support.redis_server import RedisServer, broker_env
-
-REPO = Path(__file__).resolve().parents[2]
-SOURCE_PATHS = (REPO / "services" / "worker", REPO / "services" / "shared")
-ENTRY = {"name": "add-every-second", "everySeconds": 1, "task": "add", "payload": {"x": 1, "y": 2}}
-SENT = "Sending due task add-every-second"
-
-
-def start_beat(redis: RedisServer, lock_timeout: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        **broker_env(redis),
-        "BEAT_SCHEDULES": json.dumps([ENTRY]),
-        "BEAT_LOCK_TIMEOUT_SECONDS": str(lock_timeout),
-        "PYTHONPATH": os.pathsep.join(str(p) for p in SOURCE_PATHS),
-    }
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "worker.beat"], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=tempfile.gettempdir()
-        )
-
-
-def sends(log: Path) -> int:
-    return log.read_text(errors="replace").count(SENT)
+from tests.support.redis_server import RedisServer
 
 
 @pytest.mark.slow
@@ -49,7 +25,7 @@ def test_two_beats_at_once_fire_each_tick_once_and_the_second_takes_over(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
     logs = [tmp_path / "beat-a.log", tmp_path / "beat-b.log"]
-    beats = [start_beat(redis_server, 6, log) for log in logs]
+    beats = [start_beat(redis_server, 6, log)[0] for log in logs]
     try:
         wait_until(lambda: sum(sends(log) for log in logs) >= 6, 40, "six ticks sent")
         time.sleep(2)
@@ -57,6 +33,9 @@ def test_two_beats_at_once_fire_each_tick_once_and_the_second_takes_over(
         # One holder sends every tick; the other has sent nothing while the holder lives.
         assert sorted(counts)[0] == 0, counts
         holder = counts.index(max(counts))
+        # The entry and the lock under cloudrun_celery:redbeat: (the lock key every revision used).
+        keys = {key.decode() for key in redis_server.client().keys("cloudrun_celery:*")}
+        assert {"cloudrun_celery:redbeat:add-every-second", "cloudrun_celery:redbeat:lock"} <= keys, keys
         # Every send is one message, and about one per second: never two per tick.
         queued = redis_server.client().llen("high")
         assert queued == sum(counts) == max(counts)
@@ -75,15 +54,13 @@ def test_two_beats_at_once_fire_each_tick_once_and_the_second_takes_over(
 
 
 def test_bad_beat_schedule_names_the_fix(redis_server: RedisServer, tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        **broker_env(redis_server),
-        "BEAT_SCHEDULES": json.dumps(
+    env = beat_env(
+        redis_server,
+        BEAT_SCHEDULES=json.dumps(
             [{**ENTRY, "everySeconds": None, "cron": "0 3 * * *", "timeZone": "Europe/Paris"},
              {**ENTRY, "name": "b", "everySeconds": None, "cron": "0 4 * * *", "timeZone": "Etc/UTC"}]
         ),
-        "PYTHONPATH": os.pathsep.join(str(p) for p in SOURCE_PATHS),
-    }
+    )
     done = subprocess.run([sys.executable, "-m", "worker.beat"], env=env, capture_output=True, timeout=60)
     assert done.returncode == 2
     assert "mixes time zones (Etc/UTC, Europe/Paris)" in done.stderr.decode()

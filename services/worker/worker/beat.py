@@ -12,6 +12,7 @@ Environment:
   one, and beat evaluates it in the app's ``timezone``.
 - ``BEAT_LOCK_TIMEOUT_SECONDS``: how long a dead holder blocks the others (default 60).
 - the broker variables every worker reads (``REDIS_URL``, ``REDIS_CA_FILE``).
+- ``PORT``: where ``/healthz`` answers (worker.beat_health; default 8080, as on Cloud Run).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from task_contract import TASKS, BrokerSettings, spec_for
 
 DEFAULT_LOCK_TIMEOUT_SECONDS: Final = 60
+KEY_PREFIX: Final = "cloudrun_celery:redbeat:"
+LOCK_KEY: Final = "cloudrun_celery:redbeat:lock"
 # Beat wakes at least this often: to renew the lock and to see a due entry.
 MAX_LOOP_INTERVAL_SECONDS: Final = 5
 
@@ -92,7 +95,8 @@ def beat_config(entries: tuple[BeatEntry, ...], broker: BrokerSettings, lock_tim
     """Celery settings for a beat that only fires while it holds the Redis lock."""
     zones = {e.time_zone for e in entries if e.cron is not None}
     return {
-        "beat_scheduler": "redbeat.RedBeatScheduler",
+        # redbeat's scheduler, recording each tick for /healthz (worker.beat_health).
+        "beat_scheduler": "worker.beat_health:MonitoredRedBeatScheduler",
         "beat_schedule": {
             e.name: {
                 "task": e.task,
@@ -106,19 +110,27 @@ def beat_config(entries: tuple[BeatEntry, ...], broker: BrokerSettings, lock_tim
         "beat_max_loop_interval": MAX_LOOP_INTERVAL_SECONDS,
         # The lock and schedule live in the broker's Redis, over the broker's TLS settings.
         "redbeat_redis_url": broker.redis_url,
-        "redbeat_key_prefix": "cloudrun_celery:redbeat",
+        # Entries at cloudrun_celery:redbeat:<name>. The lock key is named in full: the one every
+        # earlier revision used, so a deploy that overlaps two revisions still has one lock.
+        "redbeat_key_prefix": KEY_PREFIX,
+        "redbeat_lock_key": LOCK_KEY,
         "redbeat_lock_timeout": lock_timeout_seconds,
     }
 
 
 def main() -> int:
     from worker.app import app
+    from worker.beat_health import serve_health
 
     try:
         entries = read_entries(os.environ.get("BEAT_SCHEDULES", "[]"))
         lock_timeout = int(os.environ.get("BEAT_LOCK_TIMEOUT_SECONDS", DEFAULT_LOCK_TIMEOUT_SECONDS))
     except (BeatSettingsError, ValueError) as exc:
         print(exc, file=sys.stderr)
+        return 2
+    port_text = os.environ.get("PORT", "8080")
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        print(f"PORT={port_text!r} is invalid: give an integer from 1 to 65535 (Cloud Run sets it)", file=sys.stderr)
         return 2
     if lock_timeout <= MAX_LOOP_INTERVAL_SECONDS:
         print(
@@ -127,7 +139,13 @@ def main() -> int:
             file=sys.stderr,
         )
         return 2
-    app.conf.update(beat_config(entries, BrokerSettings(), lock_timeout))
+    broker = BrokerSettings()
+    app.conf.update(beat_config(entries, broker, lock_timeout))
+    try:
+        serve_health(app, broker, int(port_text))
+    except RuntimeError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     level = os.environ.get("LOG_LEVEL", "INFO").upper()
     try:
         app.start(["beat", f"--loglevel={level}"])
