@@ -12,7 +12,7 @@ from broker import Broker, BrokerArgs
 from identities import Identities, IdentitiesArgs
 from images import Images, ImagesArgs
 from network import Network, NetworkArgs
-from project_apis import ProjectApis, ProjectApisArgs
+from project_apis import REQUIRED_APIS, ProjectApis, ProjectApisArgs
 from registry import Registry, RegistryArgs
 from secret_store import SecretSpec, SecretStore, SecretStoreArgs
 from settings import load_settings
@@ -25,7 +25,8 @@ project, region = settings.project, settings.region
 # The language host runs this file with cwd = infra/; the project root is its parent.
 project_root = Path(__file__).resolve().parent.parent
 
-apis = ProjectApis("apis", ProjectApisArgs(project=project))
+gke_apis = ("container.googleapis.com",) if settings.platform == "gke" else ()
+apis = ProjectApis("apis", ProjectApisArgs(project=project, apis=(*REQUIRED_APIS, *gke_apis)))
 
 registry = Registry(
     "registry",
@@ -97,6 +98,13 @@ if settings.verify_key is not None:
             "verify-key", f"{prefix}-verify-key", settings.verify_key, dict([readers["api"]])
         )
     )
+if settings.platform == "gke":
+    # KEDA's Redis scaler takes AUTH alone, not the URL; only KEDA's identity reads it.
+    secret_specs.append(
+        SecretSpec(
+            "redis-auth", f"{prefix}-redis-auth", pulumi.Output.secret(broker.instance.auth_string), {}
+        )
+    )
 if broker.ca_certificate is not None:
     secret_specs.append(
         SecretSpec("redis-ca", f"{prefix}-redis-ca", broker.ca_certificate, everyone)
@@ -145,57 +153,86 @@ shared_env = runtime_contract.shared_environment(
 )
 service_deps = [*secrets.access, *apis.needed_by("run")]
 
-api = ApiService(
-    "api",
-    ApiServiceArgs(
-        project=project,
-        region=region,
-        service_name=f"{prefix}-api",
-        settings=settings.api,
-        image=images.api,
-        service_account_email=identities.api.email,
-        environment=runtime_contract.api_environment(
-            shared_env,
-            api_keys=secrets.refs["api-keys"],
-            request_concurrency=settings.api.concurrency,
-            app_secrets=app_secrets_of("api"),
-            verify_key=secrets.refs.get("verify-key"),
-        ),
-        vpc_access=network.vpc_access(),
-        deletion_protection=settings.deletion_protection,
-        depends_on=service_deps,
-    ),
-)
+if settings.platform == "gke":
+    from kubernetes.target import GkeInputs, deploy_to_gke
 
-workers = {
-    group.name: WorkerService(
-        f"worker-{group.name}",
-        WorkerServiceArgs(
+    for key, value in deploy_to_gke(
+        GkeInputs(
+            settings=settings,
+            network=network,
+            broker=broker,
+            identities=identities,
+            secrets=secrets,
+            images=images,
+            api_env=runtime_contract.api_environment(
+                shared_env,
+                api_keys=secrets.refs["api-keys"],
+                request_concurrency=settings.api.concurrency,
+                app_secrets=app_secrets_of("api"),
+                verify_key=secrets.refs.get("verify-key"),
+            ),
+            worker_envs={
+                g.name: runtime_contract.worker_environment(
+                    shared_env, group=g, app_secrets=app_secrets_of(g.name)
+                )
+                for g in settings.workers
+            },
+            depends_on=[*secrets.access, *apis.needed_by("container")],
+        )
+    ).items():
+        pulumi.export(key, value)
+else:
+    api = ApiService(
+        "api",
+        ApiServiceArgs(
             project=project,
             region=region,
-            service_name=f"{prefix}-worker-{group.name}",
-            settings=group,
-            image=images.worker,
-            service_account_email=identities.workers[group.name].email,
-            environment=runtime_contract.worker_environment(
-                shared_env, group=group, app_secrets=app_secrets_of(group.name)
+            service_name=f"{prefix}-api",
+            settings=settings.api,
+            image=images.api,
+            service_account_email=identities.api.email,
+            environment=runtime_contract.api_environment(
+                shared_env,
+                api_keys=secrets.refs["api-keys"],
+                request_concurrency=settings.api.concurrency,
+                app_secrets=app_secrets_of("api"),
+                verify_key=secrets.refs.get("verify-key"),
             ),
             vpc_access=network.vpc_access(),
             deletion_protection=settings.deletion_protection,
             depends_on=service_deps,
         ),
     )
-    for group in settings.workers
-}
 
-pulumi.export("api_url", api.url)
-# The API rollout (docs/delivery.md): deploy.yml verifies the candidate URL, then promotes it.
-pulumi.export("api_candidate_url", api.candidate_url)
-pulumi.export("api_latest_revision", api.latest_revision)
-pulumi.export("api_serving_revision", api.serving_revision)
-pulumi.export(
-    "worker_services", {name: worker.name for name, worker in workers.items()}
-)
+    workers = {
+        group.name: WorkerService(
+            f"worker-{group.name}",
+            WorkerServiceArgs(
+                project=project,
+                region=region,
+                service_name=f"{prefix}-worker-{group.name}",
+                settings=group,
+                image=images.worker,
+                service_account_email=identities.workers[group.name].email,
+                environment=runtime_contract.worker_environment(
+                    shared_env, group=group, app_secrets=app_secrets_of(group.name)
+                ),
+                vpc_access=network.vpc_access(),
+                deletion_protection=settings.deletion_protection,
+                depends_on=service_deps,
+            ),
+        )
+        for group in settings.workers
+    }
+
+    pulumi.export("api_url", api.url)
+    # The API rollout (docs/delivery.md): deploy.yml verifies the candidate URL, then promotes it.
+    pulumi.export("api_candidate_url", api.candidate_url)
+    pulumi.export("api_latest_revision", api.latest_revision)
+    pulumi.export("api_serving_revision", api.serving_revision)
+    pulumi.export(
+        "worker_services", {name: worker.name for name, worker in workers.items()}
+    )
 pulumi.export("registry_url", registry.url)
 pulumi.export("redis_host", broker.host)
 pulumi.export("secret_names", {key: s.secret_id for key, s in secrets.secrets.items()})

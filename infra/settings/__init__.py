@@ -32,6 +32,7 @@ from .redis import (
     RedisSettings,
     read_redis,
 )
+from .platform import GKE_KEYS, GkeSettings, Platform, read_gke, read_platform
 from .registry import REGISTRY_KEYS, RegistrySettings, read_registry
 from .rollout import ROLLOUT_KEYS, ApiRolloutSettings
 from .secrets import AppSecret, read_api_keys, read_app_secrets, read_verify_key
@@ -60,6 +61,8 @@ __all__ = [
     "ROLLOUT_KEYS",
     "ApiRolloutSettings",
     "ApiSettings",
+    "GkeSettings",
+    "Platform",
     "AppSecret",
     "ConnectorSettings",
     "ContainerSize",
@@ -97,6 +100,8 @@ TOP_LEVEL_KEYS: dict[str, frozenset[str] | None] = {
     "appSecretValues": None,
     "apiKeys": None,
     "verifyKey": None,
+    "platform": None,
+    "gke": GKE_KEYS,
 }
 
 
@@ -117,6 +122,8 @@ class Settings:
     app_secrets: tuple[AppSecret, ...]
     api_keys: pulumi.Output[str] | None
     verify_key: pulumi.Output[str] | None
+    platform: Platform = "cloudrun"
+    gke: GkeSettings | None = None
 
     @property
     def is_prod(self) -> bool:
@@ -171,6 +178,8 @@ def load_settings() -> Settings:
     app_secrets = read_app_secrets(reader, tuple(w.name for w in workers))
     api_keys = read_api_keys(reader)
     verify_key = read_verify_key(reader)
+    platform = read_platform(reader)
+    gke = read_gke(reader, platform, tuple(w.name for w in workers), tasks.time_limit_seconds)
 
     if is_prod_stack(stack):
         if redis.tier != "STANDARD_HA":
@@ -205,6 +214,8 @@ def load_settings() -> Settings:
         app_secrets=app_secrets,
         api_keys=api_keys,
         verify_key=verify_key,
+        platform=platform,
+        gke=gke,
     )
 
 

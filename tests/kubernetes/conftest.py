@@ -1,0 +1,16 @@
+"""One mocked run of the gke stack, shared by the session."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.infra.harness import ProgramRun, run_program_full
+
+
+@pytest.fixture(scope="session")
+def gke() -> ProgramRun:
+    return run_program_full("gke")
+
+
+# The Cloud Run stacks' runs, to show they declare nothing of the Kubernetes target.
+from tests.infra.conftest import dev, prod  # noqa: E402,F401
