@@ -21,6 +21,7 @@ from pulumi_policy import (
 )
 
 from . import rules
+from .kubernetes_rules import KUBERNETES_POLICIES
 from .resources import (
     CONTAINER_RESOURCES,
     REDIS_INSTANCE,
@@ -208,6 +209,7 @@ POLICIES: list[Policy] = [
     redis_tls_and_auth,
     images_pinned_by_digest,
     prod_deletion_protection,
+    *KUBERNETES_POLICIES,
 ]
 
 __all__ = [

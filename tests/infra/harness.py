@@ -293,6 +293,9 @@ class ProgramMocks(Mocks):
             outputs["selfLink"] = (
                 f"https://www.googleapis.com/compute/v1/projects/{self.project}/{name}"
             )
+        elif typ == "gcp:container/cluster:Cluster":
+            outputs["endpoint"] = "203.0.113.20"
+            outputs["masterAuth"] = {"clusterCaCertificate": "bW9jay1jYQ=="}
         elif typ == "docker:index/image:Image":
             image_name = str(args.inputs.get("imageName", args.name))
             digest = hashlib.sha256(image_name.encode()).hexdigest()
@@ -304,6 +307,12 @@ class ProgramMocks(Mocks):
     ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         if args.token == "gcp:organizations/getProject:getProject":
             return {"projectId": self.project, "number": "123456789012"}, None
+        if args.token == "gcp:container/getCluster:getCluster":
+            # platform: gke with gke.existingCluster: the cluster the program deploys into.
+            return {
+                "endpoint": "203.0.113.10",
+                "masterAuths": [{"clusterCaCertificate": "bW9jay1jYQ=="}],
+            }
         return {}, None
 
 
