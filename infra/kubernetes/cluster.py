@@ -76,10 +76,12 @@ class Cluster(pulumi.ComponentResource):
             )
             self.name = self.cluster.name
             endpoint, ca = self.cluster.endpoint, self.cluster.master_auth.cluster_ca_certificate
-        kubeconfig = pulumi.Output.all(self.name, endpoint, ca).apply(lambda a: kubeconfig_for(*a))
+        kubeconfig: pulumi.Output[str] = pulumi.Output.all(self.name, endpoint, ca).apply(
+            lambda a: kubeconfig_for(*a)
+        )
         self.provider = k8s.Provider(
             "gke",
-            kubeconfig=pulumi.Output.secret(kubeconfig),
+            kubeconfig=pulumi.Output.secret(kubeconfig),  # type: ignore[arg-type]  # pulumi 3.272 stub: Output[Never]
             # Never fall back to the ambient kubeconfig's context or namespace.
             context="gke",
             namespace=settings.namespace,

@@ -26,12 +26,18 @@ TRIGGER_AUTHENTICATION = "broker"
 class ScalingSpec(Protocol):
     """The fields of the shared scaling spec (infra/autoscaling) this renderer reads."""
 
-    group: str
-    signal_key: str
-    target_per_instance: int
-    min_instances: int
-    max_instances: int
-    polling_interval_seconds: int
+    @property
+    def group(self) -> str: ...
+    @property
+    def signal_key(self) -> str: ...
+    @property
+    def target_per_instance(self) -> int: ...
+    @property
+    def min_instances(self) -> int: ...
+    @property
+    def max_instances(self) -> int: ...
+    @property
+    def polling_interval_seconds(self) -> int: ...
 
 
 def keda_values(google_account: Any) -> dict[str, Any]:

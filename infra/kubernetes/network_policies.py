@@ -35,7 +35,7 @@ def _policy(name: str, namespace: str, selector: dict[str, Any], spec: dict[str,
     }
 
 
-def _egress_base(redis_cidr: str, redis_port: int) -> list[dict[str, Any]]:
+def _egress_base(redis_cidr: Any, redis_port: int) -> list[dict[str, Any]]:
     return [
         {"to": [{"ipBlock": {"cidr": redis_cidr}}], "ports": [{"protocol": "TCP", "port": redis_port}]},
         {"to": [DNS_PEER], "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
@@ -51,7 +51,7 @@ def _egress_base(redis_cidr: str, redis_port: int) -> list[dict[str, Any]]:
     ]
 
 
-def network_policies(namespace: str, redis_cidr: str, redis_port: int) -> list[Manifest]:
+def network_policies(namespace: str, redis_cidr: Any, redis_port: int) -> list[Manifest]:
     role = contract.ROLE_LABEL
     return [
         _policy("default-deny", namespace, {}, {"policyTypes": ["Ingress", "Egress"]}),

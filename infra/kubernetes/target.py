@@ -75,7 +75,7 @@ def deploy_to_gke(inputs: GkeInputs) -> dict[str, Any]:
     )
     location = gke.existing.location if gke.existing is not None else settings.region
     accounts = {"api": inputs.identities.api, **{f"worker-{g}": a for g, a in inputs.identities.workers.items()}}
-    bindings = [
+    bindings: list[pulumi.Resource] = [
         gcp.serviceaccount.IAMMember(
             f"wi-{name}",
             service_account_id=account.name,

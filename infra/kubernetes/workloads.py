@@ -108,12 +108,18 @@ class KubernetesStack(pulumi.ComponentResource):
             if workload.name.removeprefix("worker-") in scaled:
                 # KEDA owns the replica count (its HPA); a fixed count would fight it.
                 del manifest["spec"]["replicas"]
-            self.deployments[workload.name] = self._declare(
-                manifest, pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=[ksa, synced]))
+            self.deployments[workload.name] = k8s.apps.v1.Deployment(
+                f"deployment-{workload.name}",
+                metadata=manifest["metadata"],
+                spec=manifest["spec"],
+                opts=pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=[ksa, synced])),
             )
             self._declare(disruption_budget(workload, ns), in_ns)
         api = next(w for w, _ in args.workloads if w.name == "api")
-        self.api_service = self._declare(api_service(api, ns, args.api_public), in_ns)
+        service = api_service(api, ns, args.api_public)
+        self.api_service = k8s.core.v1.Service(
+            f"service-{api.name}", metadata=service["metadata"], spec=service["spec"], opts=in_ns
+        )
         self._declare(cpu_autoscaler(api, ns, args.api_max_replicas), in_ns)
         redis_cidr = pulumi.Output.from_input(args.redis_host).apply(lambda h: f"{h}/32")
         for policy in network_policies.network_policies(ns, redis_cidr, 6378 if args.redis_tls else 6379):
