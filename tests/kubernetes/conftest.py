@@ -14,3 +14,5 @@ def gke() -> ProgramRun:
 
 # The Cloud Run stacks' runs, to show they declare nothing of the Kubernetes target.
 from tests.infra.conftest import dev, prod  # noqa: E402,F401
+# The container tests' podman setup and image build, reused by the kube play test.
+from tests.containers.conftest import images, podman  # noqa: E402,F401

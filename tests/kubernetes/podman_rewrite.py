@@ -12,7 +12,8 @@ is changed and why, and ``rewrite_for_podman`` changes nothing else (tests/kuber
 - ``secretKeyRef`` env and ``secret`` volumes: the External Secrets sync's job on GKE; here the
   values come from the test, as literal env values and host files at the same mount paths.
 - ``hostNetwork: true``: the pod reaches the test's loopback redis-server and the test reaches
-  the pod; so ``PORT`` becomes a free port (pods on the host network share one port space).
+  the pod; so ``PORT`` becomes a free port (pods on the host network share one port space)
+  and ``ports`` go (podman would map them, which host networking refuses).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ REWRITES = (
     "containers[].env[].valueFrom.secretKeyRef: replaced by the test's value (the secret sync's job)",
     "volumes[].secret: replaced by hostPath files with the test's values (the secret sync's job)",
     "spec.template.spec.hostNetwork: true (loopback redis-server, test reaches the pod)",
-    "containers[].env PORT and ports[].containerPort: a free port (one port space on the host network)",
+    "containers[].env PORT: a free port (one port space on the host network); containers[].ports: "
+    "removed (podman maps them, which host networking refuses)",
 )
 
 
@@ -45,8 +47,7 @@ def rewrite_for_podman(
     for container in pod["containers"]:
         for probe in ("readinessProbe", "startupProbe", "livenessProbe"):
             container.pop(probe, None)
-        for p in container.get("ports", []):
-            p["containerPort"] = port
+        container.pop("ports", None)
         for variable in container.get("env", []):
             if variable["name"] == "PORT":
                 variable["value"] = str(port)
