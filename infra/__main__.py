@@ -152,6 +152,17 @@ shared_env = runtime_contract.shared_environment(
     },
 )
 service_deps = [*secrets.access, *apis.needed_by("run")]
+api_env = runtime_contract.api_environment(
+    shared_env,
+    api_keys=secrets.refs["api-keys"],
+    request_concurrency=settings.api.concurrency,
+    app_secrets=app_secrets_of("api"),
+    verify_key=secrets.refs.get("verify-key"),
+)
+worker_envs = {
+    g.name: runtime_contract.worker_environment(shared_env, group=g, app_secrets=app_secrets_of(g.name))
+    for g in settings.workers
+}
 
 if settings.platform == "gke":
     from kubernetes.target import GkeInputs, deploy_to_gke
@@ -164,19 +175,8 @@ if settings.platform == "gke":
             identities=identities,
             secrets=secrets,
             images=images,
-            api_env=runtime_contract.api_environment(
-                shared_env,
-                api_keys=secrets.refs["api-keys"],
-                request_concurrency=settings.api.concurrency,
-                app_secrets=app_secrets_of("api"),
-                verify_key=secrets.refs.get("verify-key"),
-            ),
-            worker_envs={
-                g.name: runtime_contract.worker_environment(
-                    shared_env, group=g, app_secrets=app_secrets_of(g.name)
-                )
-                for g in settings.workers
-            },
+            api_env=api_env,
+            worker_envs=worker_envs,
             depends_on=[*secrets.access, *apis.needed_by("container")],
         )
     ).items():
@@ -191,13 +191,7 @@ else:
             settings=settings.api,
             image=images.api,
             service_account_email=identities.api.email,
-            environment=runtime_contract.api_environment(
-                shared_env,
-                api_keys=secrets.refs["api-keys"],
-                request_concurrency=settings.api.concurrency,
-                app_secrets=app_secrets_of("api"),
-                verify_key=secrets.refs.get("verify-key"),
-            ),
+            environment=api_env,
             vpc_access=network.vpc_access(),
             deletion_protection=settings.deletion_protection,
             depends_on=service_deps,
@@ -214,9 +208,7 @@ else:
                 settings=group,
                 image=images.worker,
                 service_account_email=identities.workers[group.name].email,
-                environment=runtime_contract.worker_environment(
-                    shared_env, group=group, app_secrets=app_secrets_of(group.name)
-                ),
+                environment=worker_envs[group.name],
                 vpc_access=network.vpc_access(),
                 deletion_protection=settings.deletion_protection,
                 depends_on=service_deps,

@@ -106,6 +106,12 @@ def test_pack_describes_its_mandatory_policies(
         "redis-tls-and-auth": analyzer_pb2.MANDATORY,
         "images-pinned-by-digest": analyzer_pb2.MANDATORY,
         "prod-deletion-protection": analyzer_pb2.MANDATORY,
+        # platform: gke (tests/kubernetes/test_kubernetes_policies.py)
+        "k8s-pod-security": analyzer_pb2.MANDATORY,
+        "k8s-probes": analyzer_pb2.MANDATORY,
+        "k8s-no-plaintext-secret": analyzer_pb2.MANDATORY,
+        "k8s-no-public-worker": analyzer_pb2.MANDATORY,
+        "k8s-pdb-per-workload": analyzer_pb2.MANDATORY,
     }
 
 
