@@ -8,28 +8,27 @@ from pathlib import Path
 import pulumi
 import pulumi_gcp as gcp
 import runtime_contract
-from api_service import ApiService, ApiServiceArgs
-from autoscaling.autoscaler import Autoscaler, AutoscalerArgs
 from autoscaling.spec import scaling_specs
 from broker import Broker, BrokerArgs
-from flower_service import FlowerService, FlowerServiceArgs
+from cloudrun_target import deploy_to_cloudrun
 from identities import Identities, IdentitiesArgs
 from images import Images, ImagesArgs
 from monitoring import Monitoring, MonitoringArgs
 from monitoring.alerts import AlertTargets
 from network import Network, NetworkArgs
+from platform_target import DeployedTarget, PlatformInputs
 from project_apis import BUDGET_API, REQUIRED_APIS, ProjectApis, ProjectApisArgs
 from registry import Registry, RegistryArgs
 from scheduled_tasks import (
     ScheduledTasks,
     ScheduledTasksArgs,
-    api_audience,
+    cloudrun_api_audience,
+    gke_api_audience,
     scheduler_account_email,
 )
 from secret_store import SecretSpec, SecretStore, SecretStoreArgs
 from settings import load_settings
 from task_contract import deployment as contract
-from worker_service import WorkerService, WorkerServiceArgs
 
 settings = load_settings()  # raises InvalidConfig before any resource is declared
 prefix = settings.name_prefix
@@ -49,6 +48,7 @@ apis = ProjectApis(
             *(("parametermanager.googleapis.com",) if scaling else ()),
             *((BUDGET_API,) if settings.monitoring.budget else ()),
             *(("cloudscheduler.googleapis.com",) if schedules else ()),
+            *(("container.googleapis.com",) if settings.platform == "gke" else ()),
         ),
     ),
 )
@@ -137,7 +137,7 @@ if broker.ca_certificate is not None:
         )
     )
 if scaling:
-    # KEDA's Redis scaler takes AUTH alone, not the URL; only the autoscaler reads it.
+    # KEDA's Redis scaler takes AUTH alone, not the URL; only the autoscaler (CREMA or KEDA) reads it.
     secret_specs.append(
         SecretSpec(
             "redis-auth",
@@ -185,94 +185,61 @@ shared_env = runtime_contract.shared_environment(
         contract.RESULT_TTL_ENV: str(settings.tasks.result_ttl_seconds),
     },
 )
-service_deps = [*secrets.access, *apis.needed_by("run")]
-api_service_name = f"{prefix}-api"
-# The audience Google ID tokens must carry: the API's own URL (docs/schedules.md).
-api_url = api_audience(
-    api_service_name,
-    gcp.organizations.get_project_output(project_id=project).number,
-    region,
-)
+gke = settings.gke
+if gke is not None:
+    # Inside the cluster the API's Service name is its address; the tokens name it (docs/kubernetes.md).
+    api_audience: pulumi.Input[str] = gke_api_audience(gke.namespace)
+else:
+    # The audience Google ID tokens must carry: the API's own URL (docs/schedules.md).
+    api_audience = cloudrun_api_audience(
+        f"{prefix}-api",
+        gcp.organizations.get_project_output(project_id=project).number,
+        region,
+    )
 id_token_emails = [
     *([scheduler_account_email(prefix, project)] if schedules else []),
     *settings.scheduler.extra_callers,
 ]
-
-api = ApiService(
-    "api",
-    ApiServiceArgs(
-        project=project,
-        region=region,
-        service_name=api_service_name,
-        settings=settings.api,
-        image=images.api,
-        service_account_email=identities.api.email,
-        environment=runtime_contract.api_environment(
-            shared_env,
-            api_keys=secrets.refs["api-keys"],
-            request_concurrency=settings.api.concurrency,
-            app_secrets=app_secrets_of("api"),
-            verify_key=secrets.refs.get("verify-key"),
-            idempotency_window_seconds=settings.api.idempotency_window_seconds,
-            id_token_callers=runtime_contract.IdTokenCallers(api_url, id_token_emails)
-            if id_token_emails
-            else None,
-        ),
-        vpc_access=network.vpc_access(),
-        deletion_protection=settings.deletion_protection,
-        collector_image=settings.monitoring.collector_image,
-        depends_on=service_deps,
+inputs = PlatformInputs(
+    settings=settings,
+    apis=apis,
+    network=network,
+    broker=broker,
+    identities=identities,
+    secrets=secrets,
+    images=images,
+    shared_env=shared_env,
+    api_env=runtime_contract.api_environment(
+        shared_env,
+        api_keys=secrets.refs["api-keys"],
+        request_concurrency=settings.api.concurrency,
+        app_secrets=app_secrets_of("api"),
+        verify_key=secrets.refs.get("verify-key"),
+        idempotency_window_seconds=settings.api.idempotency_window_seconds,
+        id_token_callers=runtime_contract.IdTokenCallers(api_audience, id_token_emails)
+        if id_token_emails
+        else None,
     ),
+    worker_envs={
+        group.name: runtime_contract.worker_environment(
+            shared_env,
+            group=group,
+            app_secrets=app_secrets_of(group.name),
+            # Task events and heartbeats, only for the groups Flower watches.
+            send_events=group.name in settings.flower.watch_groups,
+        )
+        for group in settings.workers
+    },
+    scaling=scaling,
+    api_audience=api_audience,
 )
+if gke is not None:
+    from kubernetes.target import deploy_to_gke
 
-workers = {
-    group.name: WorkerService(
-        f"worker-{group.name}",
-        WorkerServiceArgs(
-            project=project,
-            region=region,
-            service_name=f"{prefix}-worker-{group.name}",
-            settings=group,
-            image=images.worker,
-            service_account_email=identities.workers[group.name].email,
-            environment=runtime_contract.worker_environment(
-                shared_env,
-                group=group,
-                app_secrets=app_secrets_of(group.name),
-                # Task events and heartbeats, only for the groups Flower watches.
-                send_events=group.name in settings.flower.watch_groups,
-            ),
-            vpc_access=network.vpc_access(),
-            deletion_protection=settings.deletion_protection,
-            collector_image=settings.monitoring.collector_image,
-            depends_on=service_deps,
-        ),
-    )
-    for group in settings.workers
-}
+    target: DeployedTarget = deploy_to_gke(inputs)
+else:
+    target = deploy_to_cloudrun(inputs)
 
-if scaling:
-    autoscaler = Autoscaler(
-        "autoscaler",
-        AutoscalerArgs(
-            project=project,
-            region=region,
-            name_prefix=prefix,
-            image=settings.autoscaler.image,
-            specs=scaling,
-            pools={s.group: workers[s.group].require_pool() for s in scaling},
-            pool_accounts={s.group: identities.workers[s.group] for s in scaling},
-            broker_address=pulumi.Output.concat(
-                broker.instance.host, ":", broker.instance.port.apply(str)
-            ),
-            password_secret=secrets.secrets["redis-auth"],
-            ca_secret=secrets.secrets.get("redis-ca"),
-            vpc_access=network.vpc_access(),
-            deletion_protection=settings.deletion_protection,
-            depends_on=apis.needed_by("iam", "run", "parametermanager", "secretmanager"),
-        ),
-    )
-    pulumi.export("autoscaler_service", autoscaler.service.name)
 monitoring = Monitoring(
     "monitoring",
     MonitoringArgs(
@@ -296,7 +263,7 @@ monitoring = Monitoring(
     ),
 )
 scheduler_jobs: dict[str, pulumi.Output[str]] = {}
-if schedules:
+if schedules and target.scheduler_url is not None:
     scheduled = ScheduledTasks(
         "schedules",
         ScheduledTasksArgs(
@@ -305,47 +272,18 @@ if schedules:
             name_prefix=prefix,
             schedules=schedules,
             retry=settings.scheduler.retry,
-            api_url=api_url,
-            private_api_service=None if settings.api.public else api.service.name,
-            depends_on=[*apis.needed_by("cloudscheduler", "iam"), api],
+            api_url=target.scheduler_url,
+            audience=api_audience,
+            private_api_service=target.private_api_service,
+            depends_on=[*apis.needed_by("cloudscheduler", "iam"), target.api],
         ),
     )
     scheduler_jobs = {n: job.name for n, job in scheduled.jobs.items()}
 
-flower_url: pulumi.Output[str] | None = None
-if identities.flower is not None:
-    flower = FlowerService(
-        "flower",
-        FlowerServiceArgs(
-            project=project,
-            region=region,
-            service_name=f"{prefix}-flower",
-            image=images.worker,
-            service_account_email=identities.flower.email,
-            environment=runtime_contract.ContainerEnvironment(
-                plain=shared_env.plain,
-                secret={"REDIS_URL": secrets.refs["redis-url"]},
-                files=shared_env.files,
-            ),
-            vpc_access=network.vpc_access(),
-            deletion_protection=settings.deletion_protection,
-            collector_image=settings.monitoring.collector_image,
-            depends_on=service_deps,
-        ),
-    )
-    flower_url = flower.url
-
-pulumi.export("api_url", api.url)
-# The API rollout (docs/delivery.md): deploy.yml verifies the candidate URL, then promotes it.
-pulumi.export("api_candidate_url", api.candidate_url)
-pulumi.export("api_latest_revision", api.latest_revision)
-pulumi.export("api_serving_revision", api.serving_revision)
-pulumi.export(
-    "worker_services", {name: worker.name for name, worker in workers.items()}
-)
+for key, value in target.exports.items():
+    pulumi.export(key, value)
 pulumi.export("registry_url", registry.url)
 pulumi.export("redis_host", broker.host)
 pulumi.export("dashboard", monitoring.dashboard.id)
 pulumi.export("secret_names", {key: s.secret_id for key, s in secrets.secrets.items()})
 pulumi.export("scheduler_jobs", scheduler_jobs)
-pulumi.export("flower_url", flower_url)

@@ -47,6 +47,7 @@ from .redis import (
     RedisSettings,
     read_redis,
 )
+from .platform import GKE_KEYS, GkeSettings, Platform, read_gke, read_platform
 from .registry import REGISTRY_KEYS, RegistrySettings, read_registry
 from .schedules import (
     SCHEDULE_KEYS,
@@ -94,6 +95,8 @@ __all__ = [
     "ROLLOUT_KEYS",
     "ApiRolloutSettings",
     "ApiSettings",
+    "GkeSettings",
+    "Platform",
     "AppSecret",
     "AutoscalerSettings",
     "ConnectorSettings",
@@ -143,6 +146,8 @@ TOP_LEVEL_KEYS: dict[str, frozenset[str] | None] = {
     "schedules": None,
     "scheduler": SCHEDULER_KEYS,
     "flower": FLOWER_KEYS,
+    "platform": None,
+    "gke": GKE_KEYS,
 }
 
 
@@ -167,6 +172,8 @@ class Settings:
     verify_key: pulumi.Output[str] | None
     scheduler: SchedulerSettings
     flower: FlowerSettings
+    platform: Platform = "cloudrun"
+    gke: GkeSettings | None = None
 
     @property
     def is_prod(self) -> bool:
@@ -225,6 +232,15 @@ def load_settings() -> Settings:
     verify_key = read_verify_key(reader)
     scheduler = read_scheduler(reader, api.idempotency_window_seconds)
     flower = read_flower(reader, tuple(w.name for w in workers))
+    platform = read_platform(reader)
+    gke = read_gke(reader, platform, tuple(w.name for w in workers), tasks.time_limit_seconds)
+    if platform == "gke" and flower.enabled:
+        reader.fail(
+            "flower.enabled",
+            True,
+            "false with platform: gke (Flower runs as a Cloud Run service; on GKE run it with "
+            "`kubectl port-forward`, docs/kubernetes.md)",
+        )
 
     if is_prod_stack(stack):
         if redis.tier != "STANDARD_HA":
@@ -273,6 +289,8 @@ def load_settings() -> Settings:
         verify_key=verify_key,
         scheduler=scheduler,
         flower=flower,
+        platform=platform,
+        gke=gke,
     )
 
 

@@ -38,6 +38,11 @@ def podman(pytestconfig: pytest.Config) -> Podman:
 @pytest.fixture(scope="session")
 def images(podman: Podman) -> dict[str, str]:
     """Both service images, built from the local base the way docs/images.md describes."""
+    return build_images(podman, {"api": API_IMAGE, "worker": WORKER_IMAGE})
+
+
+def build_images(podman: Podman, tags: dict[str, str]) -> dict[str, str]:
+    """Build the api and worker images under ``tags`` (tests/kubernetes uses tags of its own)."""
     try:
         base = podman.ensure_base_image(BASE_IMAGE)
         built = {
@@ -47,7 +52,7 @@ def images(podman: Podman) -> dict[str, str]:
                 build_args={"BASE_IMAGE": base, "SERVICE": service},
                 target=service,
             )
-            for service, tag in (("api", API_IMAGE), ("worker", WORKER_IMAGE))
+            for service, tag in tags.items()
         }
         podman.prune_stale_images()
         return built
