@@ -9,24 +9,24 @@ import pulumi
 import pulumi_gcp as gcp
 import runtime_contract
 from autoscaling.spec import scaling_specs
-from broker import Broker, BrokerArgs
-from cloudrun_target import deploy_to_cloudrun
-from identities import Identities, IdentitiesArgs
-from images import Images, ImagesArgs
+from foundation.broker import Broker, BrokerArgs
+from cloudrun.target import deploy_to_cloudrun
+from foundation.identities import Identities, IdentitiesArgs
+from foundation.images import Images, ImagesArgs
 from monitoring import Monitoring, MonitoringArgs
 from monitoring.alerts import AlertTargets
-from network import Network, NetworkArgs
+from foundation.network import Network, NetworkArgs
 from platform_target import DeployedTarget, PlatformInputs
-from project_apis import BUDGET_API, REQUIRED_APIS, ProjectApis, ProjectApisArgs
-from registry import Registry, RegistryArgs
-from scheduled_tasks import (
+from foundation.project_apis import BUDGET_API, REQUIRED_APIS, ProjectApis, ProjectApisArgs
+from foundation.registry import Registry, RegistryArgs
+from schedules.cloud_scheduler import (
     ScheduledTasks,
     ScheduledTasksArgs,
     cloudrun_api_audience,
     gke_api_audience,
     scheduler_account_email,
 )
-from secret_store import SecretSpec, SecretStore, SecretStoreArgs
+from foundation.secret_store import SecretSpec, SecretStore, SecretStoreArgs
 from settings import load_settings
 from task_contract import deployment as contract
 

@@ -15,12 +15,12 @@ from typing import Any
 import pulumi
 import runtime_contract
 from autoscaling.spec import GroupScalingSpec
-from broker import Broker
-from identities import Identities
-from images import Images
-from network import Network
-from project_apis import ProjectApis
-from secret_store import SecretStore
+from foundation.broker import Broker
+from foundation.identities import Identities
+from foundation.images import Images
+from foundation.network import Network
+from foundation.project_apis import ProjectApis
+from foundation.secret_store import SecretStore
 from settings import Settings
 
 

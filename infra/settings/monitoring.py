@@ -42,7 +42,7 @@ MAX_BUDGET_CHANNELS = 5
 # "A queue has tasks and no consumer" must not page while a worker group is scaling up from
 # zero. No autoscaler setting exists in this program yet, so the allowance is these documented
 # constants (docs/operations.md): an external autoscaler's polling interval, plus the worker's
-# start-up budget, which is its startup probe (18 failures x 10 s, infra/worker_service.py).
+# start-up budget, which is its startup probe (18 failures x 10 s, infra/cloudrun/worker_service.py).
 AUTOSCALER_POLL_SECONDS = 60
 WORKER_STARTUP_SECONDS = 180
 SCALE_UP_ALLOWANCE_SECONDS = AUTOSCALER_POLL_SECONDS + WORKER_STARTUP_SECONDS

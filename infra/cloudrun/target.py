@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import pulumi
 import runtime_contract
-from api_service import ApiService, ApiServiceArgs
+from cloudrun.api_service import ApiService, ApiServiceArgs
 from autoscaling.autoscaler import Autoscaler, AutoscalerArgs
-from flower_service import FlowerService, FlowerServiceArgs
+from cloudrun.flower_service import FlowerService, FlowerServiceArgs
 from platform_target import DeployedTarget, PlatformInputs
-from worker_service import WorkerService, WorkerServiceArgs
+from cloudrun.worker_service import WorkerService, WorkerServiceArgs
 
 
 def deploy_to_cloudrun(inputs: PlatformInputs) -> DeployedTarget:
