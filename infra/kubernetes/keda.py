@@ -1,8 +1,8 @@
 """KEDA: installed by the program (pinned chart), one ScaledObject per worker group.
 
-The ScaledObjects come from the scaling spec the Cloud Run autoscaler reads (``ScalingSpec``:
-the same Redis key, target per instance, bounds and behavior), rendered with KEDA's own field
-names (ScaledObject ``keda.sh/v1alpha1``, the ``redis`` scaler). AUTH and the broker's CA come
+The ScaledObjects come from the scaling spec the Cloud Run autoscaler reads
+(``autoscaling.spec``), rendered by the same function as CREMA's (``autoscaling.scaled_object``):
+the same Redis key (the queue's work ledger), target per instance, bounds and behavior. AUTH and the broker's CA come
 from Secret Manager through a TriggerAuthentication whose identity is KEDA's own Workload
 Identity: no secret value in any Kubernetes object Pulumi writes.
 """
@@ -10,7 +10,10 @@ Identity: no secret value in any Kubernetes object Pulumi writes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
+
+from autoscaling.scaled_object import TRIGGER_AUTHENTICATION, scaled_object_spec, secret_manager_secrets
+from autoscaling.spec import GroupScalingSpec
 
 from kubernetes.manifests import Manifest
 
@@ -19,25 +22,9 @@ KEDA_CHART = "keda"
 KEDA_CHART_VERSION = "2.20.0"
 KEDA_CHART_REPO = "https://kedacore.github.io/charts"
 KEDA_NAMESPACE = "keda"
+# KEDA's own default for the wait before the last step to zero.
+KEDA_DEFAULT_COOLDOWN_SECONDS = 300
 KEDA_OPERATOR_KSA = "keda-operator"
-TRIGGER_AUTHENTICATION = "broker"
-
-
-class ScalingSpec(Protocol):
-    """The fields of the shared scaling spec (infra/autoscaling) this renderer reads."""
-
-    @property
-    def group(self) -> str: ...
-    @property
-    def signal_key(self) -> str: ...
-    @property
-    def target_per_instance(self) -> int: ...
-    @property
-    def min_instances(self) -> int: ...
-    @property
-    def max_instances(self) -> int: ...
-    @property
-    def polling_interval_seconds(self) -> int: ...
 
 
 def keda_values(google_account: Any) -> dict[str, Any]:
@@ -48,50 +35,47 @@ def keda_values(google_account: Any) -> dict[str, Any]:
     }
 
 
-def trigger_authentication(
-    namespace: str, project: str, password_secret: Any, ca_secret: Any | None
-) -> Manifest:
-    secrets = [{"parameter": "password", "id": password_secret, "version": "latest"}]
-    if ca_secret is not None:
-        secrets.append({"parameter": "ca", "id": ca_secret, "version": "latest"})
+def trigger_authentication(namespace: str, password_secret: Any, ca_secret: Any | None) -> Manifest:
+    """AUTH and the CA from Secret Manager, read as KEDA's own Google account (Workload Identity).
+
+    KEDA v2.20's ``GCPSecretManager`` (``apis/keda/v1alpha1/triggerauthentication_types.go``):
+    ``podIdentity`` sits inside ``gcpSecretManager``; the project is the operator's own
+    (``CLOUDSDK_CORE_PROJECT`` or the metadata server, ``gcp_secretmanager_handler.go``).
+    """
     return {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "TriggerAuthentication",
         "metadata": {"name": TRIGGER_AUTHENTICATION, "namespace": namespace},
-        "spec": {"podIdentity": {"provider": "gcp"}, "gcpSecretManager": {"projectID": project, "secrets": secrets}},
+        "spec": {
+            "gcpSecretManager": {
+                "secrets": secret_manager_secrets(password_secret, ca_secret),
+                "podIdentity": {"provider": "gcp"},
+            }
+        },
     }
 
 
-def scaled_object(spec: ScalingSpec, deployment: str, namespace: str, redis_address: Any, tls: bool) -> Manifest:
+def scaled_object(spec: GroupScalingSpec, deployment: str, namespace: str, redis_address: Any, tls: bool) -> Manifest:
+    """The group's ScaledObject: the spec CREMA reads on Cloud Run, plus what only KEDA reads."""
     return {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "ScaledObject",
         "metadata": {"name": deployment, "namespace": namespace},
         "spec": {
-            "scaleTargetRef": {"name": deployment},
-            "minReplicaCount": spec.min_instances,
-            "maxReplicaCount": spec.max_instances,
+            **scaled_object_spec(spec, deployment, redis_address, tls),
+            # CREMA has one polling interval per service (its config's top level); KEDA one per object.
             "pollingInterval": spec.polling_interval_seconds,
-            "triggers": [
-                {
-                    "type": "redis",
-                    "name": f"{spec.group}-work",
-                    "metricType": "AverageValue",
-                    "metadata": {
-                        "address": redis_address,
-                        "listName": spec.signal_key,
-                        "listLength": str(spec.target_per_instance),
-                        "activationListLength": "0",
-                        "databaseIndex": "0",
-                        "enableTLS": "true" if tls else "false",
-                    },
-                    "authenticationRef": {"name": TRIGGER_AUTHENTICATION},
-                }
-            ],
+            # KEDA's last step to zero waits cooldownPeriod (CREMA ignores it): the same quiet
+            # window as every other step down.
+            "cooldownPeriod": (
+                spec.behavior.scale_down.stabilization_seconds
+                if spec.behavior.scale_down is not None
+                else KEDA_DEFAULT_COOLDOWN_SECONDS
+            ),
         },
     }
 
 
-def scaled_groups(specs: Sequence[ScalingSpec]) -> frozenset[str]:
+def scaled_groups(specs: Sequence[GroupScalingSpec]) -> frozenset[str]:
     """Groups KEDA scales: their Deployments get no HPA of ours and no fixed replica count."""
     return frozenset(s.group for s in specs)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 import runtime_contract
+from autoscaling.spec import GroupScalingSpec
 from settings.platform import GkeSettings
 
 from kubernetes import keda, network_policies, secret_sync
@@ -41,7 +42,7 @@ class KubernetesStackArgs:
     workloads: Sequence[tuple[Workload, runtime_contract.ContainerEnvironment]]
     api_public: bool
     api_max_replicas: int
-    scaling: Sequence[keda.ScalingSpec]
+    scaling: Sequence[GroupScalingSpec]
     redis_host: pulumi.Input[str]
     redis_port: pulumi.Input[int]
     redis_tls: bool
@@ -131,7 +132,7 @@ class KubernetesStack(pulumi.ComponentResource):
         after_keda = pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=[keda_release]))
         if args.redis_password_secret is not None:
             self._declare(
-                keda.trigger_authentication(ns, args.project, args.redis_password_secret, args.redis_ca_secret),
+                keda.trigger_authentication(ns, args.redis_password_secret, args.redis_ca_secret),
                 after_keda,
             )
         address = pulumi.Output.concat(args.redis_host, ":", pulumi.Output.from_input(args.redis_port).apply(str))

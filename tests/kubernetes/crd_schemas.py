@@ -20,6 +20,15 @@ STR = {"type": "string"}
 INT = {"type": "integer"}
 METADATA = obj(["name", "namespace"], name=STR, namespace=STR)
 NAME_REF = obj(["name"], name=STR)
+HPA_RULES = obj(
+    ["policies"],
+    stabilizationWindowSeconds=INT,
+    selectPolicy={"enum": ["Max", "Min", "Disabled"]},
+    policies={
+        "type": "array",
+        "items": obj(["type", "value", "periodSeconds"], type={"enum": ["Pods", "Percent"]}, value=INT, periodSeconds=INT),
+    },
+)
 
 SCALED_OBJECT = obj(
     ["apiVersion", "kind", "metadata", "spec"],
@@ -32,6 +41,15 @@ SCALED_OBJECT = obj(
         minReplicaCount=INT,
         maxReplicaCount=INT,
         pollingInterval=INT,
+        cooldownPeriod=INT,
+        # AdvancedConfig.horizontalPodAutoscalerConfig.behavior: autoscaling/v2 HPAScalingRules.
+        advanced=obj(
+            [],
+            horizontalPodAutoscalerConfig=obj(
+                [],
+                behavior=obj([], scaleUp=HPA_RULES, scaleDown=HPA_RULES),
+            ),
+        ),
         triggers={
             "type": "array",
             "minItems": 1,
@@ -60,13 +78,18 @@ TRIGGER_AUTHENTICATION = obj(
     apiVersion={"const": "keda.sh/v1alpha1"},
     kind={"const": "TriggerAuthentication"},
     metadata=METADATA,
+    # GCPSecretManager at v2.20 (apis/keda/v1alpha1/triggerauthentication_types.go): secrets,
+    # credentials or podIdentity inside it; no project field (the operator's own project).
     spec=obj(
         ["gcpSecretManager"],
-        podIdentity=obj(["provider"], provider={"const": "gcp"}),
         gcpSecretManager=obj(
             ["secrets"],
-            projectID=STR,
-            secrets={"type": "array", "items": obj(["parameter", "id"], parameter=STR, id=STR, version=STR)},
+            secrets={
+                "type": "array",
+                "minItems": 1,
+                "items": obj(["parameter", "id"], parameter=STR, id=STR, version=STR),
+            },
+            podIdentity=obj(["provider"], provider={"const": "gcp"}),
         ),
     ),
 )

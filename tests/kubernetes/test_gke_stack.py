@@ -87,11 +87,16 @@ def test_a_pdb_per_workload_and_never_hpa_and_scaledobject_on_one_deployment(gke
 def test_scaled_objects_read_the_broker_with_tls_and_auth_from_secret_manager(gke: ProgramRun) -> None:
     (auth,) = gke.of_type("kubernetes:keda.sh/v1alpha1:TriggerAuthentication")
     params = {s["parameter"] for s in auth.inputs["spec"]["gcpSecretManager"]["secrets"]}
-    assert params == {"password", "ca"} and auth.inputs["spec"]["podIdentity"] == {"provider": "gcp"}
-    for so in gke.of_type(SCALED):
-        (trigger,) = so.inputs["spec"]["triggers"]
-        assert trigger["type"] == "redis" and trigger["metadata"]["enableTLS"] == "true"
-        assert trigger["authenticationRef"] == {"name": "broker"}
+    assert params == {"password", "ca"}
+    assert auth.inputs["spec"]["gcpSecretManager"]["podIdentity"] == {"provider": "gcp"}
+    (bulk,) = gke.of_type(SCALED)  # the one group with autoscaling: queueDepth
+    (trigger,) = bulk.inputs["spec"]["triggers"]
+    assert trigger["type"] == "redis" and trigger["metadata"]["enableTLS"] == "true"
+    assert trigger["authenticationRef"] == {"name": "broker"}
+    # The scaling spec's signal: the queue's work ledger, as CREMA reads it on Cloud Run.
+    assert trigger["metadata"]["listName"] == "cloudrun-celery:work:low"
+    assert bulk.inputs["spec"]["scaleTargetRef"] == {"name": "worker-bulk"}
+    assert (bulk.inputs["spec"]["minReplicaCount"], bulk.inputs["spec"]["maxReplicaCount"]) == (0, 8)
     (keda,) = [r for r in gke.of_type("kubernetes:helm.sh/v3:Release") if r.name == "keda"]
     assert keda.inputs["version"] == "2.20.0"
 
