@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import runtime_contract
 from task_contract import deployment as contract
 
+from kubernetes.cron_jobs import SCHEDULER_ROLE
 from kubernetes.manifests import Manifest
 
 # The GKE metadata server (Workload Identity) answers on this link-local address, ports 80 and 988.
@@ -73,3 +75,27 @@ def network_policies(namespace: str, redis_cidr: Any, redis_port: int) -> list[M
             },
         ),
     ]
+
+
+def scheduler_policy(namespace: str) -> Manifest:
+    """A schedule's tick pod: no ingress; egress to the API pods, DNS and the metadata server only."""
+    return _policy(
+        "scheduler",
+        namespace,
+        {"matchLabels": {contract.ROLE_LABEL: SCHEDULER_ROLE}},
+        {
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [],
+            "egress": [
+                {
+                    "to": [{"podSelector": {"matchLabels": {contract.ROLE_LABEL: contract.API_ROLE}}}],
+                    "ports": [{"protocol": "TCP", "port": runtime_contract.PORT}],
+                },
+                {"to": [DNS_PEER], "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+                {
+                    "to": [{"ipBlock": {"cidr": METADATA_SERVER}}],
+                    "ports": [{"protocol": "TCP", "port": p} for p in METADATA_PORTS],
+                },
+            ],
+        },
+    )

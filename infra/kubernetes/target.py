@@ -14,7 +14,10 @@ import runtime_contract
 from platform_target import DeployedTarget, PlatformInputs
 from settings import Settings
 
+from schedules.cloud_scheduler import gke_api_audience, scheduler_account_id
+
 from kubernetes.cluster import Cluster, ClusterArgs
+from kubernetes.cron_jobs import SCHEDULER_KSA, cron_job
 from kubernetes.keda import KEDA_NAMESPACE, KEDA_OPERATOR_KSA
 from kubernetes.manifests import Workload
 from kubernetes.workloads import KubernetesStack, KubernetesStackArgs, secret_keys, workload_identity_member
@@ -81,6 +84,39 @@ def deploy_to_gke(inputs: PlatformInputs) -> DeployedTarget:
                 opts=pulumi.ResourceOptions(parent=keda_account),
             )
         )
+    # A private API is out of Cloud Scheduler's reach: its schedules are CronJobs in the cluster,
+    # calling as the stack's scheduler account (the one the API's SCHEDULER_CALLERS names).
+    private_schedules = () if settings.api.public else settings.scheduler.schedules
+    scheduler_account = None
+    if private_schedules:
+        scheduler_account = gcp.serviceaccount.Account(
+            "scheduler",
+            project=project,
+            account_id=scheduler_account_id(prefix),
+            display_name="cloudrun-celery schedule CronJobs (GKE; OIDC caller of the API)",
+        )
+        bindings.append(
+            gcp.serviceaccount.IAMMember(
+                "wi-scheduler",
+                service_account_id=scheduler_account.name,
+                role="roles/iam.workloadIdentityUser",
+                member=workload_identity_member(project, gke.namespace, SCHEDULER_KSA),
+                opts=pulumi.ResourceOptions(parent=cluster),
+            )
+        )
+    in_cluster_api = gke_api_audience(gke.namespace)
+    cron_jobs = [
+        cron_job(
+            schedule,
+            namespace=gke.namespace,
+            image=inputs.images.api,
+            api_url=in_cluster_api,
+            audience=inputs.api_audience,
+            scheduler_job=f"{prefix}-{schedule.name}",
+            retry=settings.scheduler.retry,
+        )
+        for schedule in private_schedules
+    ]
     workloads = [_workload("api", contract.API_ROLE, inputs.images.api, accounts["api"], inputs.api_env, settings)]
     workloads += [
         _workload(f"worker-{g.name}", contract.WORKER_ROLE, inputs.images.worker, accounts[f"worker-{g.name}"],
@@ -105,6 +141,8 @@ def deploy_to_gke(inputs: PlatformInputs) -> DeployedTarget:
             redis_password_secret=inputs.secrets.secrets["redis-auth"].secret_id if inputs.scaling else None,
             redis_ca_secret=ca.secret_id if ca is not None else None,
             keda_account=keda_account.email,
+            cron_jobs=cron_jobs,
+            scheduler_account=scheduler_account.email if scheduler_account is not None else None,
             depends_on=[*bindings, *depends_on],
         ),
     )

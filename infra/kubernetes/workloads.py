@@ -15,7 +15,7 @@ import runtime_contract
 from autoscaling.spec import GroupScalingSpec
 from settings.platform import GkeSettings
 
-from kubernetes import keda, network_policies, secret_sync
+from kubernetes import cron_jobs, keda, network_policies, secret_sync
 from kubernetes.manifests import Manifest, Workload, api_service, cpu_autoscaler, deployment
 from kubernetes.manifests import disruption_budget, service_account
 
@@ -29,6 +29,7 @@ BUILT_IN = {
     "HorizontalPodAutoscaler": k8s.autoscaling.v2.HorizontalPodAutoscaler,
     "PodDisruptionBudget": k8s.policy.v1.PodDisruptionBudget,
     "NetworkPolicy": k8s.networking.v1.NetworkPolicy,
+    "CronJob": k8s.batch.v1.CronJob,
 }
 
 
@@ -50,6 +51,9 @@ class KubernetesStackArgs:
     redis_password_secret: pulumi.Input[str] | None
     redis_ca_secret: pulumi.Input[str] | None
     keda_account: pulumi.Input[str]
+    # A private API's schedules (cron_jobs.py) and the Google account their pods call as.
+    cron_jobs: Sequence[Manifest] = ()
+    scheduler_account: pulumi.Input[str] | None = None
     depends_on: list[pulumi.Resource] = field(default_factory=list)
 
 
@@ -128,6 +132,13 @@ class KubernetesStack(pulumi.ComponentResource):
         redis_cidr = pulumi.Output.from_input(args.redis_host).apply(lambda h: f"{h}/32")
         for policy in network_policies.network_policies(ns, redis_cidr, 6378 if args.redis_tls else 6379):
             self._declare(policy, in_ns)
+        if args.cron_jobs:
+            assert args.scheduler_account is not None, "CronJobs call as the scheduler's Google account"
+            ksa = self._declare(service_account(cron_jobs.SCHEDULER_KSA, ns, args.scheduler_account), in_ns)
+            self._declare(network_policies.scheduler_policy(ns), in_ns)
+            after_api = pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=[ksa, self.api_service]))
+            for manifest in args.cron_jobs:
+                self._declare(manifest, after_api)
 
         after_keda = pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=[keda_release]))
         if args.redis_password_secret is not None:

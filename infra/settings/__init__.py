@@ -50,6 +50,7 @@ from .redis import (
 from .platform import GKE_KEYS, GkeSettings, Platform, read_gke, read_platform
 from .registry import REGISTRY_KEYS, RegistrySettings, read_registry
 from .schedules import (
+    CRON_STARTING_DEADLINE_SECONDS,
     SCHEDULE_KEYS,
     SCHEDULER_KEYS,
     Schedule,
@@ -234,6 +235,16 @@ def load_settings() -> Settings:
     flower = read_flower(reader, tuple(w.name for w in workers))
     platform = read_platform(reader)
     gke = read_gke(reader, platform, tuple(w.name for w in workers), tasks.time_limit_seconds)
+    cron_deadline = scheduler.retry.retry_window_seconds + CRON_STARTING_DEADLINE_SECONDS
+    if platform == "gke" and not api.public and scheduler.schedules and cron_deadline >= api.idempotency_window_seconds:
+        reader.fail(
+            "scheduler",
+            f"CronJob tick deadline {cron_deadline}s",
+            f"shorter than api.idempotencyWindowSeconds ({api.idempotency_window_seconds}s): on GKE a "
+            f"private API's schedules are CronJobs, whose last retry may post up to the start deadline "
+            f"({CRON_STARTING_DEADLINE_SECONDS}s) + the retry window after the tick; lower scheduler.retryCount, "
+            "maxBackoffSeconds or maxRetryDurationSeconds, or raise api.idempotencyWindowSeconds",
+        )
     if platform == "gke" and flower.enabled:
         reader.fail(
             "flower.enabled",

@@ -23,6 +23,7 @@ from task_contract.deployment import ROLE_LABEL, WORKER_ROLE
 from .resources import get_mapping, get_sequence, has_key
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+CRON_JOB = "kubernetes:batch/v1:CronJob"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 K8S_SERVICE = "kubernetes:core/v1:Service"
 K8S_SECRET = "kubernetes:core/v1:Secret"
@@ -34,7 +35,15 @@ def _name(props: Mapping[str, Any], fallback: str) -> str:
 
 
 def _pod(props: Mapping[str, Any]) -> Mapping[str, Any]:
-    return get_mapping(get_mapping(get_mapping(props, "spec"), "template"), "spec")
+    """A Deployment's pod spec, or a CronJob's (spec.jobTemplate.spec.template.spec)."""
+    spec = get_mapping(props, "spec")
+    if has_key(spec, "jobTemplate"):
+        spec = get_mapping(get_mapping(spec, "jobTemplate"), "spec")
+    return get_mapping(get_mapping(spec, "template"), "spec")
+
+
+def _kind(props: Mapping[str, Any]) -> str:
+    return "CronJob" if has_key(get_mapping(props, "spec"), "jobTemplate") else "Deployment"
 
 
 def check_pod_security(name: str, props: Mapping[str, Any]) -> list[str]:
@@ -44,9 +53,9 @@ def check_pod_security(name: str, props: Mapping[str, Any]) -> list[str]:
     problems = []
     seccomp = get_mapping(pod_sc, "seccompProfile").get("type")
     if seccomp != "RuntimeDefault":
-        problems.append(f"Deployment {name}: seccompProfile.type is {seccomp!r}; set RuntimeDefault")
+        problems.append(f"{_kind(props)} {name}: seccompProfile.type is {seccomp!r}; set RuntimeDefault")
     for c in get_sequence(pod, "containers"):
-        label = f"Deployment {name} container {c.get('name')}"
+        label = f"{_kind(props)} {name} container {c.get('name')}"
         sc = get_mapping(c, "securityContext")
         if sc.get("runAsNonRoot") is not True and pod_sc.get("runAsNonRoot") is not True:
             problems.append(f"{label}: may run as root; set securityContext.runAsNonRoot: true")
@@ -102,9 +111,9 @@ def check_pdb_per_workload(deployments: Sequence[Mapping[str, Any]], pdbs: Seque
     return problems
 
 
-def _resource_rule(rule: Any, resource_type: str) -> Any:
+def _resource_rule(rule: Any, resource_types: tuple[str, ...]) -> Any:
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
-        if args.resource_type == resource_type:
+        if args.resource_type in resource_types:
             for problem in rule(_name(args.props, args.name), args.props):
                 report(problem, args.urn)
 
@@ -118,11 +127,11 @@ def _validate_pdbs(args: StackValidationArgs, report: ReportViolation) -> None:
         report(problem, None)
 
 
-def _policy(name: str, description: str, rule: Any, resource_type: str) -> ResourceValidationPolicy:
+def _policy(name: str, description: str, rule: Any, *resource_types: str) -> ResourceValidationPolicy:
     return ResourceValidationPolicy(
         name=name,
         description=description,
-        validate=_resource_rule(rule, resource_type),
+        validate=_resource_rule(rule, resource_types),
         enforcement_level=EnforcementLevel.MANDATORY,
     )
 
@@ -132,6 +141,7 @@ k8s_pod_security = _policy(
     "Kubernetes pods run as non-root, without privilege escalation, read-only, no capabilities, seccomp RuntimeDefault.",
     check_pod_security,
     DEPLOYMENT,
+    CRON_JOB,
 )
 k8s_probes = _policy("k8s-probes", "Every container has liveness and readiness probes.", check_probes, DEPLOYMENT)
 k8s_no_plaintext_secret = _policy(

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from policy.cloudrun_celery_policy.kubernetes_rules import (
+    CRON_JOB,
     DEPLOYMENT,
     K8S_SECRET,
     K8S_SERVICE,
@@ -87,3 +88,16 @@ def test_plaintext_secret_rule_catches_a_secret_with_values() -> None:
     props = {"metadata": {"name": "redis"}, "stringData": {"url": "rediss://:pw@10.0.0.3:6378/0"}}
     (problem,) = validate_resource(k8s_no_plaintext_secret, K8S_SECRET, props)
     assert "holds values in the Pulumi state" in problem
+
+
+def test_pod_security_covers_cron_jobs() -> None:
+    # A schedule's CronJob (platform: gke, private API) is held to the same pod rules.
+    pod = {"securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+           "containers": [{"name": "tick", "securityContext": {"allowPrivilegeEscalation": False,
+                                                               "readOnlyRootFilesystem": True,
+                                                               "capabilities": {"drop": ["ALL"]}}}]}
+    props = {"metadata": {"name": "schedule-x"}, "spec": {"jobTemplate": {"spec": {"template": {"spec": pod}}}}}
+    assert validate_resource(k8s_pod_security, CRON_JOB, props) == []
+    pod["containers"][0]["securityContext"]["allowPrivilegeEscalation"] = True
+    (problem,) = validate_resource(k8s_pod_security, CRON_JOB, props)
+    assert "CronJob schedule-x container tick: allows privilege escalation" in problem
