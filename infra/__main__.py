@@ -250,8 +250,13 @@ monitoring = Monitoring(
             name_prefix=prefix,
             api_service=f"{prefix}-api",
             redis_instance=f"{prefix}-broker",
+            gke_namespace=gke.namespace if gke is not None else None,
         ),
-        metric_writers={
+        # On Cloud Run each workload's collector sidecar writes as the workload; on GKE, Managed
+        # Prometheus's own collectors do (kubernetes/monitoring.py), so no workload needs the role.
+        metric_writers={}
+        if gke is not None
+        else {
             "api": identities.api.email,
             **{f"worker-{g}": a.email for g, a in identities.workers.items()},
             **({"flower": identities.flower.email} if identities.flower is not None else {}),

@@ -1,7 +1,7 @@
 """NetworkPolicies: default deny, then only the traffic each workload needs.
 
 Workers take no ingress but the kubelet's probes (which NetworkPolicies do not filter on GKE
-Dataplane V2: probes come from the node). Egress: the broker, DNS, and the GKE metadata server,
+Dataplane V2: probes come from the node) and Managed Prometheus's collectors scraping /metrics. Egress: the broker, DNS, and the GKE metadata server,
 without which Workload Identity (Secret Manager, the tasks' Google APIs) breaks; plus the
 public internet on 443 for the tasks' outside calls (the worker's own egress guard, WORKER_ALLOWED_HOSTS,
 narrows that to named hosts).
@@ -16,6 +16,7 @@ from task_contract import deployment as contract
 
 from kubernetes.cron_jobs import SCHEDULER_ROLE
 from kubernetes.manifests import Manifest
+from kubernetes.pod_monitoring import collector_peer
 
 # The GKE metadata server (Workload Identity) answers on this link-local address, ports 80 and 988.
 METADATA_SERVER = "169.254.169.254/32"
@@ -61,8 +62,15 @@ def network_policies(namespace: str, redis_cidr: Any, redis_port: int) -> list[M
             "workers",
             namespace,
             {"matchLabels": {role: contract.WORKER_ROLE}},
-            # No ingress rule: nothing reaches a worker (probes come from the node).
-            {"policyTypes": ["Ingress", "Egress"], "ingress": [], "egress": _egress_base(redis_cidr, redis_port)},
+            # Nothing reaches a worker but the managed Prometheus collectors on /metrics' port
+            # (probes come from the node).
+            {
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [
+                    {"from": [collector_peer()], "ports": [{"protocol": "TCP", "port": runtime_contract.PORT}]}
+                ],
+                "egress": _egress_base(redis_cidr, redis_port),
+            },
         ),
         _policy(
             "api",

@@ -15,7 +15,7 @@ import runtime_contract
 from autoscaling.spec import GroupScalingSpec
 from settings.platform import GkeSettings
 
-from kubernetes import cron_jobs, keda, network_policies, secret_sync
+from kubernetes import cron_jobs, keda, network_policies, pod_monitoring, secret_sync
 from kubernetes.manifests import Manifest, Workload, api_service, cpu_autoscaler, deployment
 from kubernetes.manifests import disruption_budget, service_account
 
@@ -132,6 +132,8 @@ class KubernetesStack(pulumi.ComponentResource):
         redis_cidr = pulumi.Output.from_input(args.redis_host).apply(lambda h: f"{h}/32")
         for policy in network_policies.network_policies(ns, redis_cidr, 6378 if args.redis_tls else 6379):
             self._declare(policy, in_ns)
+        # Managed Prometheus scrapes the API and workers, so the alerts work as on Cloud Run.
+        self._declare(pod_monitoring.pod_monitoring(ns), in_ns)
         if args.cron_jobs:
             assert args.scheduler_account is not None, "CronJobs call as the scheduler's Google account"
             ksa = self._declare(service_account(cron_jobs.SCHEDULER_KSA, ns, args.scheduler_account), in_ns)

@@ -94,6 +94,27 @@ TRIGGER_AUTHENTICATION = obj(
     ),
 )
 
+# Managed Service for Prometheus, monitoring.googleapis.com/v1 PodMonitoring (PodMonitoringSpec:
+# selector is a metav1.LabelSelector; endpoints[] ScrapeEndpoint: port, path, interval).
+LABEL_REQUIREMENT = obj(["key", "operator"], key=STR, operator={"enum": ["In", "NotIn", "Exists", "DoesNotExist"]},
+                        values={"type": "array", "items": STR})
+POD_MONITORING = obj(
+    ["apiVersion", "kind", "metadata", "spec"],
+    apiVersion={"const": "monitoring.googleapis.com/v1"},
+    kind={"const": "PodMonitoring"},
+    metadata=METADATA,
+    spec=obj(
+        ["selector", "endpoints"],
+        selector=obj([], matchLabels={"type": "object"}, matchExpressions={"type": "array", "items": LABEL_REQUIREMENT}),
+        endpoints={
+            "type": "array",
+            "minItems": 1,
+            "items": obj(["port"], port={"type": ["string", "integer"]}, path=STR,
+                         interval={"type": "string", "pattern": "^[0-9]+(ms|s|m|h)$"}),
+        },
+    ),
+)
+
 SECRET_STORE = obj(
     ["apiVersion", "kind", "metadata", "spec"],
     apiVersion={"const": "external-secrets.io/v1"},
@@ -140,6 +161,7 @@ EXTERNAL_SECRET = obj(
 BY_KIND = {
     "ScaledObject": SCALED_OBJECT,
     "TriggerAuthentication": TRIGGER_AUTHENTICATION,
+    "PodMonitoring": POD_MONITORING,
     "SecretStore": SECRET_STORE,
     "ExternalSecret": EXTERNAL_SECRET,
 }

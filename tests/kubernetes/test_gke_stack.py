@@ -104,7 +104,9 @@ def test_scaled_objects_read_the_broker_with_tls_and_auth_from_secret_manager(gk
 def test_workers_take_no_ingress_and_egress_only_broker_dns_metadata(gke: ProgramRun) -> None:
     policies = {p.inputs["metadata"]["name"]: p.inputs["spec"] for p in gke.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")}
     workers = policies["workers"]
-    assert workers["ingress"] == [] and "Ingress" in workers["policyTypes"]
+    # Only Managed Prometheus's collectors, on the metrics port (tests/kubernetes/test_monitoring_on_gke.py).
+    assert [r["ports"] for r in workers["ingress"]] == [[{"protocol": "TCP", "port": 8080}]]
+    assert "Ingress" in workers["policyTypes"]
     ports = sorted(p["port"] for rule in workers["egress"] for p in rule["ports"])
     assert ports == [53, 53, 80, 443, 988, 6378]
     assert policies["default-deny"]["podSelector"] == {}
