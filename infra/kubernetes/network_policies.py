@@ -38,14 +38,21 @@ def _policy(name: str, namespace: str, selector: dict[str, Any], spec: dict[str,
     }
 
 
-def _egress_base(redis_cidr: Any, redis_port: int) -> list[dict[str, Any]]:
+def _dns_and_metadata_server() -> list[dict[str, Any]]:
+    """Every pod's egress: names, and Workload Identity's tokens."""
     return [
-        {"to": [{"ipBlock": {"cidr": redis_cidr}}], "ports": [{"protocol": "TCP", "port": redis_port}]},
         {"to": [DNS_PEER], "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
         {
             "to": [{"ipBlock": {"cidr": METADATA_SERVER}}],
             "ports": [{"protocol": "TCP", "port": p} for p in METADATA_PORTS],
         },
+    ]
+
+
+def _egress_base(redis_cidr: Any, redis_port: int) -> list[dict[str, Any]]:
+    return [
+        {"to": [{"ipBlock": {"cidr": redis_cidr}}], "ports": [{"protocol": "TCP", "port": redis_port}]},
+        *_dns_and_metadata_server(),
         # Google APIs and the tasks' HTTPS calls: public addresses only, never the VPC.
         {
             "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(PRIVATE_RANGES)}}],
@@ -99,11 +106,7 @@ def scheduler_policy(namespace: str) -> Manifest:
                     "to": [{"podSelector": {"matchLabels": {contract.ROLE_LABEL: contract.API_ROLE}}}],
                     "ports": [{"protocol": "TCP", "port": runtime_contract.PORT}],
                 },
-                {"to": [DNS_PEER], "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
-                {
-                    "to": [{"ipBlock": {"cidr": METADATA_SERVER}}],
-                    "ports": [{"protocol": "TCP", "port": p} for p in METADATA_PORTS],
-                },
+                *_dns_and_metadata_server(),
             ],
         },
     )
