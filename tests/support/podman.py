@@ -1,6 +1,6 @@
 """Build the service images and run them with podman the way Cloud Run runs them.
 
-Everything podman needs on this kind of machine (platform-facts section 7) is set up here:
+Everything podman needs on this kind of machine (no registry, no Docker engine) is set up here:
 
 - the packages, installed through apt or failing loudly (never a skip);
 - a private ``containers.conf`` (runc, ulimits the host accepts) and ``storage.conf`` (overlay in a
