@@ -14,6 +14,7 @@ import importlib
 import json
 import subprocess
 import sys
+import re
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,12 @@ class CostInputError(Exception):
 
 
 def stack_names(root: Path = PROJECT_ROOT) -> list[str]:
-    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+    """The Cloud Run stacks: the estimator prices Cloud Run, not GKE (docs/kubernetes.md)."""
+    return sorted(
+        p.name[len("Pulumi.") : -len(".yaml")]
+        for p in root.glob("Pulumi.*.yaml")
+        if not re.search(r"^\s*cloudrun-celery:platform:\s*gke\s*$", p.read_text(), re.MULTILINE)
+    )
 
 
 def stack_path(stack: str, root: Path = PROJECT_ROOT) -> Path:

@@ -8,29 +8,27 @@ from pathlib import Path
 import pulumi
 import pulumi_gcp as gcp
 import runtime_contract
-from api_service import ApiService, ApiServiceArgs
-from autoscaling.autoscaler import Autoscaler, AutoscalerArgs
 from autoscaling.spec import scaling_specs
-from beat_pool import BeatPool, BeatPoolArgs, beat_environment
-from broker import Broker, BrokerArgs
-from flower_service import FlowerService, FlowerServiceArgs
-from identities import Identities, IdentitiesArgs
-from images import Images, ImagesArgs
+from foundation.broker import Broker, BrokerArgs
+from cloudrun.target import deploy_to_cloudrun
+from foundation.identities import Identities, IdentitiesArgs
+from foundation.images import Images, ImagesArgs
 from monitoring import Monitoring, MonitoringArgs
 from monitoring.alerts import AlertTargets
-from network import Network, NetworkArgs
-from project_apis import BUDGET_API, REQUIRED_APIS, ProjectApis, ProjectApisArgs
-from registry import Registry, RegistryArgs
-from scheduled_tasks import (
+from foundation.network import Network, NetworkArgs
+from platform_target import DeployedTarget, PlatformInputs
+from foundation.project_apis import BUDGET_API, REQUIRED_APIS, ProjectApis, ProjectApisArgs
+from foundation.registry import Registry, RegistryArgs
+from schedules.cloud_scheduler import (
     ScheduledTasks,
     ScheduledTasksArgs,
-    api_audience,
+    cloudrun_api_audience,
+    gke_api_audience,
     scheduler_account_email,
 )
-from secret_store import SecretSpec, SecretStore, SecretStoreArgs
+from foundation.secret_store import SecretSpec, SecretStore, SecretStoreArgs
 from settings import load_settings
 from task_contract import deployment as contract
-from worker_service import WorkerService, WorkerServiceArgs
 
 settings = load_settings()  # raises InvalidConfig before any resource is declared
 prefix = settings.name_prefix
@@ -50,6 +48,7 @@ apis = ProjectApis(
             *(("parametermanager.googleapis.com",) if scaling else ()),
             *((BUDGET_API,) if settings.monitoring.budget else ()),
             *(("cloudscheduler.googleapis.com",) if schedules else ()),
+            *(("container.googleapis.com",) if settings.platform == "gke" else ()),
         ),
     ),
 )
@@ -96,18 +95,18 @@ identities = Identities(
         name_prefix=prefix,
         worker_groups=tuple(w.name for w in settings.workers),
         flower=settings.flower.enabled,
-        beat=settings.beat.enabled,
         depends_on=apis.needed_by("iam"),
     ),
 )
 # Secret readers by workload ("api" or a worker group), keyed as the IAM grants are named.
 readers = identities.readers()
 everyone = dict(readers.values())
-# Flower and beat read the broker's secrets (URL and CA) and nothing else.
+# Flower reads the broker's secrets (URL and CA) and nothing else.
 broker_readers = dict(everyone)
-for grant, account in (("flower", identities.flower), ("beat", identities.beat)):
-    if account is not None:
-        broker_readers[grant] = account.email.apply(lambda email: f"serviceAccount:{email}")
+if identities.flower is not None:
+    broker_readers["flower"] = identities.flower.email.apply(
+        lambda email: f"serviceAccount:{email}"
+    )
 
 secret_specs = [
     SecretSpec("redis-url", f"{prefix}-redis-url", broker.url, broker_readers),
@@ -138,7 +137,7 @@ if broker.ca_certificate is not None:
         )
     )
 if scaling:
-    # KEDA's Redis scaler takes AUTH alone, not the URL; only the autoscaler reads it.
+    # KEDA's Redis scaler takes AUTH alone, not the URL; only the autoscaler (CREMA or KEDA) reads it.
     secret_specs.append(
         SecretSpec(
             "redis-auth",
@@ -186,93 +185,60 @@ shared_env = runtime_contract.shared_environment(
         contract.RESULT_TTL_ENV: str(settings.tasks.result_ttl_seconds),
     },
 )
-service_deps = [*secrets.access, *apis.needed_by("run")]
-api_service_name = f"{prefix}-api"
-# The audience Google ID tokens must carry: the API's own URL (docs/schedules.md).
-api_url = api_audience(
-    api_service_name,
-    gcp.organizations.get_project_output(project_id=project).number,
-    region,
-)
+gke = settings.gke
+if gke is not None:
+    # Inside the cluster the API's Service name is its address; the tokens name it (docs/kubernetes.md).
+    api_audience: pulumi.Input[str] = gke_api_audience(gke.namespace)
+else:
+    # The audience Google ID tokens must carry: the API's own URL (docs/schedules.md).
+    api_audience = cloudrun_api_audience(
+        f"{prefix}-api",
+        gcp.organizations.get_project_output(project_id=project).number,
+        region,
+    )
 id_token_emails = [
     *([scheduler_account_email(prefix, project)] if schedules else []),
     *settings.scheduler.extra_callers,
 ]
-
-api = ApiService(
-    "api",
-    ApiServiceArgs(
-        project=project,
-        region=region,
-        service_name=api_service_name,
-        settings=settings.api,
-        image=images.api,
-        service_account_email=identities.api.email,
-        environment=runtime_contract.api_environment(
-            shared_env,
-            api_keys=secrets.refs["api-keys"],
-            api=settings.api,
-            app_secrets=app_secrets_of("api"),
-            verify_key=secrets.refs.get("verify-key"),
-            id_token_callers=runtime_contract.IdTokenCallers(api_url, id_token_emails)
-            if id_token_emails
-            else None,
-        ),
-        vpc_access=network.vpc_access(),
-        deletion_protection=settings.deletion_protection,
-        collector_image=settings.monitoring.collector_image,
-        depends_on=service_deps,
+inputs = PlatformInputs(
+    settings=settings,
+    apis=apis,
+    network=network,
+    broker=broker,
+    identities=identities,
+    secrets=secrets,
+    images=images,
+    shared_env=shared_env,
+    api_env=runtime_contract.api_environment(
+        shared_env,
+        api_keys=secrets.refs["api-keys"],
+        api=settings.api,
+        app_secrets=app_secrets_of("api"),
+        verify_key=secrets.refs.get("verify-key"),
+        id_token_callers=runtime_contract.IdTokenCallers(api_audience, id_token_emails)
+        if id_token_emails
+        else None,
     ),
+    worker_envs={
+        group.name: runtime_contract.worker_environment(
+            shared_env,
+            group=group,
+            app_secrets=app_secrets_of(group.name),
+            # Task events and heartbeats, only for the groups Flower watches.
+            send_events=group.name in settings.flower.watch_groups,
+        )
+        for group in settings.workers
+    },
+    scaling=scaling,
+    api_audience=api_audience,
 )
+if gke is not None:
+    from kubernetes.target import deploy_to_gke
 
-workers = {
-    group.name: WorkerService(
-        f"worker-{group.name}",
-        WorkerServiceArgs(
-            project=project,
-            region=region,
-            service_name=f"{prefix}-worker-{group.name}",
-            settings=group,
-            image=images.worker,
-            service_account_email=identities.workers[group.name].email,
-            environment=runtime_contract.worker_environment(
-                shared_env,
-                group=group,
-                app_secrets=app_secrets_of(group.name),
-                # Task events and heartbeats, only for the groups Flower watches.
-                send_events=group.name in settings.flower.watch_groups,
-            ),
-            vpc_access=network.vpc_access(),
-            deletion_protection=settings.deletion_protection,
-            collector_image=settings.monitoring.collector_image,
-            depends_on=service_deps,
-        ),
-    )
-    for group in settings.workers
-}
+    target: DeployedTarget = deploy_to_gke(inputs)
+else:
+    target = deploy_to_cloudrun(inputs)
 
-if scaling:
-    autoscaler = Autoscaler(
-        "autoscaler",
-        AutoscalerArgs(
-            project=project,
-            region=region,
-            name_prefix=prefix,
-            image=settings.autoscaler.image,
-            specs=scaling,
-            pools={s.group: workers[s.group].require_pool() for s in scaling},
-            pool_accounts={s.group: identities.workers[s.group] for s in scaling},
-            broker_address=pulumi.Output.concat(
-                broker.instance.host, ":", broker.instance.port.apply(str)
-            ),
-            password_secret=secrets.secrets["redis-auth"],
-            ca_secret=secrets.secrets.get("redis-ca"),
-            vpc_access=network.vpc_access(),
-            deletion_protection=settings.deletion_protection,
-            depends_on=apis.needed_by("iam", "run", "parametermanager", "secretmanager"),
-        ),
-    )
-    pulumi.export("autoscaler_service", autoscaler.service.name)
 monitoring = Monitoring(
     "monitoring",
     MonitoringArgs(
@@ -283,8 +249,13 @@ monitoring = Monitoring(
             name_prefix=prefix,
             api_service=f"{prefix}-api",
             redis_instance=f"{prefix}-broker",
+            gke_namespace=gke.namespace if gke is not None else None,
         ),
-        metric_writers={
+        # On Cloud Run each workload's collector sidecar writes as the workload; on GKE, Managed
+        # Prometheus's own collectors do (kubernetes/monitoring.py), so no workload needs the role.
+        metric_writers={}
+        if gke is not None
+        else {
             "api": identities.api.email,
             **{f"worker-{g}": a.email for g, a in identities.workers.items()},
             **({"flower": identities.flower.email} if identities.flower is not None else {}),
@@ -296,7 +267,7 @@ monitoring = Monitoring(
     ),
 )
 scheduler_jobs: dict[str, pulumi.Output[str]] = {}
-if schedules:
+if schedules and target.scheduler_url is not None:
     scheduled = ScheduledTasks(
         "schedules",
         ScheduledTasksArgs(
@@ -305,69 +276,18 @@ if schedules:
             name_prefix=prefix,
             schedules=schedules,
             retry=settings.scheduler.retry,
-            api_url=api_url,
-            private_api_service=None if settings.api.public else api.service.name,
-            depends_on=[*apis.needed_by("cloudscheduler", "iam"), api],
+            api_url=target.scheduler_url,
+            audience=api_audience,
+            private_api_service=target.private_api_service,
+            depends_on=[*apis.needed_by("cloudscheduler", "iam"), target.api],
         ),
     )
     scheduler_jobs = {n: job.name for n, job in scheduled.jobs.items()}
 
-# Flower and beat see the broker and nothing else.
-broker_env = runtime_contract.ContainerEnvironment(
-    plain=shared_env.plain,
-    secret={"REDIS_URL": secrets.refs["redis-url"]},
-    files=shared_env.files,
-)
-beat_pool: pulumi.Output[str] | None = None
-if identities.beat is not None:
-    beat = BeatPool(
-        "beat",
-        BeatPoolArgs(
-            project=project,
-            region=region,
-            pool_name=f"{prefix}-beat",
-            settings=settings.beat,
-            image=images.worker,
-            service_account_email=identities.beat.email,
-            environment=beat_environment(broker_env, settings.beat),
-            vpc_access=network.vpc_access(),
-            deletion_protection=settings.deletion_protection,
-            depends_on=service_deps,
-        ),
-    )
-    beat_pool = beat.pool.name
-
-flower_url: pulumi.Output[str] | None = None
-if identities.flower is not None:
-    flower = FlowerService(
-        "flower",
-        FlowerServiceArgs(
-            project=project,
-            region=region,
-            service_name=f"{prefix}-flower",
-            image=images.worker,
-            service_account_email=identities.flower.email,
-            environment=broker_env,
-            vpc_access=network.vpc_access(),
-            deletion_protection=settings.deletion_protection,
-            collector_image=settings.monitoring.collector_image,
-            depends_on=service_deps,
-        ),
-    )
-    flower_url = flower.url
-
-pulumi.export("api_url", api.url)
-# The API rollout (docs/delivery.md): deploy.yml verifies the candidate URL, then promotes it.
-pulumi.export("api_candidate_url", api.candidate_url)
-pulumi.export("api_latest_revision", api.latest_revision)
-pulumi.export("api_serving_revision", api.serving_revision)
-pulumi.export(
-    "worker_services", {name: worker.name for name, worker in workers.items()}
-)
+for key, value in target.exports.items():
+    pulumi.export(key, value)
 pulumi.export("registry_url", registry.url)
 pulumi.export("redis_host", broker.host)
 pulumi.export("dashboard", monitoring.dashboard.id)
 pulumi.export("secret_names", {key: s.secret_id for key, s in secrets.secrets.items()})
 pulumi.export("scheduler_jobs", scheduler_jobs)
-pulumi.export("flower_url", flower_url)
-pulumi.export("beat_pool", beat_pool)

@@ -13,11 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from task_contract.autoscaling import Rules
-
+from autoscaling.scaled_object import TRIGGER_AUTHENTICATION, scaled_object_spec, secret_manager_secrets
 from autoscaling.spec import GroupScalingSpec
-
-TRIGGER_AUTHENTICATION = "broker"
 
 
 @dataclass(frozen=True)
@@ -33,9 +30,7 @@ def crema_config(
     specs: Sequence[GroupScalingSpec], targets: Mapping[str, str], broker: BrokerAccess
 ) -> dict[str, Any]:
     """The config for ``specs``; ``targets`` maps each group to its worker pool's full name."""
-    secrets = [{"parameter": "password", "id": broker.password_secret_id, "version": "latest"}]
-    if broker.ca_secret_id is not None:
-        secrets.append({"parameter": "ca", "id": broker.ca_secret_id, "version": "latest"})
+    secrets = secret_manager_secrets(broker.password_secret_id, broker.ca_secret_id)
     polling = {spec.polling_interval_seconds for spec in specs}
     if len(polling) > 1:
         raise ValueError(f"one polling interval per CREMA service, got {sorted(polling)}")
@@ -48,57 +43,10 @@ def crema_config(
                 {"metadata": {"name": TRIGGER_AUTHENTICATION}, "spec": {"gcpSecretManager": {"secrets": secrets}}}
             ],
             "scaledObjects": [
-                {"spec": _scaled_object(spec, targets[spec.group], broker)} for spec in specs
+                {"spec": scaled_object_spec(spec, targets[spec.group], broker.address, broker.ca_secret_id is not None)}
+                for spec in specs
             ],
         },
-    }
-
-
-def _scaled_object(spec: GroupScalingSpec, target: str, broker: BrokerAccess) -> dict[str, Any]:
-    return {
-        "scaleTargetRef": {"name": target},
-        "minReplicaCount": spec.min_instances,
-        "maxReplicaCount": spec.max_instances,
-        "triggers": [
-            {
-                "type": "redis",
-                "name": f"{spec.group}-work",
-                "metricType": "AverageValue",
-                "metadata": {
-                    "address": broker.address,
-                    # A sorted set: the scaler's script reads its TYPE and counts it with ZCARD.
-                    "listName": spec.signal_key,
-                    "listLength": str(spec.target_per_instance),
-                    "activationListLength": "0",
-                    "databaseIndex": "0",
-                    "enableTLS": "true" if broker.ca_secret_id is not None else "false",
-                },
-                "authenticationRef": {"name": TRIGGER_AUTHENTICATION},
-            }
-        ],
-        # CREMA forwards min/max only together with a behavior block (scaling/translation.go).
-        "advanced": {
-            "horizontalPodAutoscalerConfig": {
-                "behavior": {
-                    direction: _rules(rules)
-                    for direction, rules in (
-                        ("scaleUp", spec.behavior.scale_up),
-                        ("scaleDown", spec.behavior.scale_down),
-                    )
-                    if rules is not None
-                }
-            }
-        },
-    }
-
-
-def _rules(rules: Rules) -> dict[str, Any]:
-    return {
-        "stabilizationWindowSeconds": rules.stabilization_seconds,
-        "selectPolicy": "Max",
-        "policies": [
-            {"type": p.kind, "value": p.value, "periodSeconds": p.period_seconds} for p in rules.policies
-        ],
     }
 
 

@@ -22,6 +22,8 @@ from settings.monitoring import AlertThresholds
 EVALUATION_INTERVAL_SECONDS = 60
 # Window of the rates and trends below: several scrapes at the collector's 60 s default.
 RATE_WINDOW = "10m"
+# Alerts on Cloud Run's own metrics, left out on platform: gke.
+CLOUD_RUN_ONLY = frozenset({"Api5xxRatioHigh"})
 # With noeviction, Redis refuses writes once used memory reaches maxmemory.
 REFUSING_WRITES_MEMORY_RATIO = 0.99
 
@@ -33,6 +35,15 @@ class AlertTargets:
     name_prefix: str  # every Cloud Run service / worker pool is <prefix>-...; GMP's `namespace`
     api_service: str
     redis_instance: str
+    # platform: gke: the Kubernetes namespace, GMP's `namespace` for the PodMonitoring's scrapes.
+    gke_namespace: str | None = None
+
+    @property
+    def app_selector(self) -> str:
+        """The app series of this stack's workloads (docs/metrics.md)."""
+        if self.gke_namespace is not None:
+            return f'namespace="{self.gke_namespace}"'
+        return f'namespace=~"{self.name_prefix}-.*"'
 
 
 @dataclass(frozen=True)
@@ -50,14 +61,14 @@ class Alert:
 
 
 def alert_rules(thresholds: AlertThresholds, targets: AlertTargets) -> list[Alert]:
-    app = f'namespace=~"{targets.name_prefix}-.*"'
+    app = targets.app_selector
     api = f'monitored_resource="cloud_run_revision",service_name="{targets.api_service}"'
     redis_memory = (
         "redis_googleapis_com:stats_memory_usage_ratio"
         f'{{monitored_resource="redis_instance",instance_id=~".*/instances/{targets.redis_instance}"}}'
     )
     depth = f"max by (queue) (cloudrun_celery_queue_depth{{{app}}})"
-    return [
+    alerts = [
         Alert(
             "QueueBacklogOld",
             "Queue backlog older than threshold",
@@ -148,3 +159,8 @@ def alert_rules(thresholds: AlertThresholds, targets: AlertTargets) -> list[Aler
             "Tasks failed for good in the last 15 minutes and were kept as dead letters.",
         ),
     ]
+    if targets.gke_namespace is None:
+        return alerts
+    # Cloud Run's request metrics: on GKE the API sits behind a passthrough (L4) load balancer,
+    # which has no HTTP status metrics, and the API exports no request counter (docs/kubernetes.md).
+    return [alert for alert in alerts if alert.name not in CLOUD_RUN_ONLY]

@@ -19,7 +19,7 @@ TILE_HEIGHT = 16
 
 def tiles(targets: AlertTargets) -> list[tuple[str, list[str]]]:
     """(title, PromQL queries) per tile, in reading order."""
-    app = f'namespace=~"{targets.name_prefix}-.*"'
+    app = targets.app_selector
     api = f'monitored_resource="cloud_run_revision",service_name="{targets.api_service}"'
     workers = f'monitored_resource="cloud_run_revision",service_name=~"{targets.name_prefix}-worker-.*"'
     redis = f'monitored_resource="redis_instance",instance_id=~".*/instances/{targets.redis_instance}"'

@@ -49,8 +49,10 @@ from .redis import (
     RedisSettings,
     read_redis,
 )
+from .platform import GKE_KEYS, GkeSettings, Platform, read_gke, read_platform
 from .registry import REGISTRY_KEYS, RegistrySettings, read_registry
 from .schedules import (
+    CRON_STARTING_DEADLINE_SECONDS,
     SCHEDULE_KEYS,
     SCHEDULER_KEYS,
     Schedule,
@@ -96,6 +98,8 @@ __all__ = [
     "ROLLOUT_KEYS",
     "ApiRolloutSettings",
     "ApiSettings",
+    "GkeSettings",
+    "Platform",
     "AppSecret",
     "AutoscalerSettings",
     "BeatEntry",
@@ -148,6 +152,8 @@ TOP_LEVEL_KEYS: dict[str, frozenset[str] | None] = {
     "scheduler": SCHEDULER_KEYS,
     "flower": FLOWER_KEYS,
     "beat": BEAT_KEYS,
+    "platform": None,
+    "gke": GKE_KEYS,
 }
 
 
@@ -173,6 +179,8 @@ class Settings:
     scheduler: SchedulerSettings
     flower: FlowerSettings
     beat: BeatSettings
+    platform: Platform = "cloudrun"
+    gke: GkeSettings | None = None
 
     @property
     def is_prod(self) -> bool:
@@ -232,7 +240,33 @@ def load_settings() -> Settings:
     verify_key = read_verify_key(reader)
     scheduler = read_scheduler(reader, api.idempotency_window_seconds)
     flower = read_flower(reader, tuple(w.name for w in workers))
+    platform = read_platform(reader)
+    gke = read_gke(reader, platform, tuple(w.name for w in workers), tasks.time_limit_seconds)
+    cron_deadline = scheduler.retry.retry_window_seconds + CRON_STARTING_DEADLINE_SECONDS
+    if platform == "gke" and not api.public and scheduler.schedules and cron_deadline >= api.idempotency_window_seconds:
+        reader.fail(
+            "scheduler",
+            f"CronJob tick deadline {cron_deadline}s",
+            f"shorter than api.idempotencyWindowSeconds ({api.idempotency_window_seconds}s): on GKE a "
+            f"private API's schedules are CronJobs, whose last retry may post up to the start deadline "
+            f"({CRON_STARTING_DEADLINE_SECONDS}s) + the retry window after the tick; lower scheduler.retryCount, "
+            "maxBackoffSeconds or maxRetryDurationSeconds, or raise api.idempotencyWindowSeconds",
+        )
+    if platform == "gke" and flower.enabled:
+        reader.fail(
+            "flower.enabled",
+            True,
+            "false with platform: gke (Flower runs as a Cloud Run service; on GKE run it with "
+            "`kubectl port-forward`, docs/kubernetes.md)",
+        )
     beat = read_beat(reader, network.egress, scheduler.schedules)
+    if platform == "gke" and beat.enabled:
+        reader.fail(
+            "beat.enabled",
+            True,
+            "false with platform: gke (the beat pool is a Cloud Run worker pool; on GKE use `schedules`, "
+            "which run as Cloud Scheduler jobs or CronJobs, docs/kubernetes.md)",
+        )
 
     if workers and all(w.min_instances == 0 for w in workers):
         # Workers export the queue gauges (docs/metrics.md); the API is request-billed and may be at zero.
@@ -292,6 +326,8 @@ def load_settings() -> Settings:
         scheduler=scheduler,
         flower=flower,
         beat=beat,
+        platform=platform,
+        gke=gke,
     )
 
 

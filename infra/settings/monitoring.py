@@ -46,7 +46,7 @@ MAX_BUDGET_CHANNELS = 5
 # "A queue has tasks and no consumer" must not page while a worker group is scaling up from
 # zero: the autoscaler's polling interval (autoscaler.pollingIntervalSeconds, when a group
 # autoscales), a new instance's start before its probe runs, and the worker's start-up budget,
-# its startup probe (18 failures x 10 s, infra/worker_service.py). docs/operations.md.
+# its startup probe (18 failures x 10 s, infra/cloudrun/worker_service.py). docs/operations.md.
 INSTANCE_START_SECONDS = 60
 WORKER_STARTUP_SECONDS = 180
 

@@ -44,6 +44,12 @@ class Schedule:
     payload: dict[str, Any]
 
 
+# platform: gke with a private API runs the schedules as CronJobs (docs/kubernetes.md). A tick
+# that could not start within this long after its minute is skipped, never run late; unset, the
+# controller would also stop a CronJob that missed more than 100 starts.
+CRON_STARTING_DEADLINE_SECONDS = 60
+
+
 @dataclass(frozen=True)
 class SchedulerRetry:
     """Cloud Scheduler's retry_config and attempt deadline, all explicit (docs/schedules.md)."""

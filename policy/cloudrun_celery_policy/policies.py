@@ -22,6 +22,7 @@ from pulumi_policy import (
 
 from . import rules
 from .project_iam import no_project_wide_iam
+from .kubernetes_rules import KUBERNETES_POLICIES
 from .resources import (
     CONTAINER_RESOURCES,
     PROJECT_IAM_RESOURCES,
@@ -232,6 +233,7 @@ POLICIES: list[Policy] = [
     project_iam_metric_writer_only,
     prod_deletion_protection,
     no_project_wide_iam,
+    *KUBERNETES_POLICIES,
 ]
 
 __all__ = [

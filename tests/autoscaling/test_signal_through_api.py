@@ -6,18 +6,25 @@ queue's ledger in the script that publishes it) and, with priorities, through Ce
 independently with ``LLEN`` over every list in Redis (found by ``SCAN`` + ``TYPE``, not by the
 names the code expects), and must equal each queue's ledger length, the signal KEDA's Redis
 scaler reads (``ZCARD`` for a sorted set). The desired count is then computed as CREMA does.
+
+The same test runs for both autoscalers: the trigger CREMA reads on Cloud Run and the
+ScaledObject KEDA reads on GKE, each rendered by the program from one scaling spec; the key each
+names is counted as KEDA's scaler counts it, and its ``listLength`` is the target.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from typing import Any
+
 
 from task_contract import work_ledger
 from task_contract.autoscaling import Behavior, Policy, Rules, Stabilizer, desired_instances
 from task_contract.queues import QUEUES
 
+from tests.autoscaling.renderers import RENDERERS, group_spec, keda_redis_count
 from tests.support.redis_server import RedisServer
 from tests.support.worker_process import celery_client
 
@@ -62,8 +69,16 @@ def test_signal_equals_the_backlog_and_the_desired_count_follows(redis_server: R
     assert {q: lengths[q] for q in QUEUES} == {q: published[q] for q in QUEUES}
     # The priorities landed in kombu's sub-lists, which a plain LLEN of the queue name misses.
     assert all(int(ledger_client.llen(q)) < published[q] for q in QUEUES)
-    signals = {q: int(ledger_client.zcard(work_ledger.ledger_key(q))) for q in QUEUES}
-    assert signals == {q: lengths[q] for q in QUEUES}, "the signal is exactly the backlog"
+    # What each autoscaler reads (CREMA on Cloud Run, KEDA on GKE): the key and target its rendered
+    # trigger names, counted as KEDA's Redis scaler counts it.
+    for renderer, render in sorted(RENDERERS.items()):
+        signals: dict[str, int] = {}
+        for q in QUEUES:
+            (trigger,) = render(group_spec(q, target=4, min_instances=0, max_instances=10))["triggers"]
+            assert int(trigger["metadata"]["listLength"]) == 4, renderer
+            signals[q] = keda_redis_count(ledger_client, trigger["metadata"]["listName"])
+        assert signals == {q: lengths[q] for q in QUEUES}, f"{renderer}: the signal is exactly the backlog"
+        assert math.ceil(signals["default"] / 4) == 5  # AverageValue: ceil(17 / 4) replicas wanted
 
     # docs/scaling.md: desired = ceil(signal / target), one instance first from zero, clamped.
     behavior = Behavior(Rules(0, (Policy("Pods", 10, 15),)), Rules(120, (Policy("Percent", 50, 60),)))

@@ -41,22 +41,27 @@ def podman(pytestconfig: pytest.Config) -> Podman:
 
 @pytest.fixture(scope="session")
 def images(podman: Podman) -> dict[str, str]:
-    """Both service images (their IDs), built from the local base the way docs/images.md describes.
+    """Both service images (their IDs), built from the local base the way docs/images.md describes."""
+    return build_images(podman, {"api": API_IMAGE, "worker": WORKER_IMAGE})
 
-    Each pytest-xdist worker that runs a container test asks for them: under the build lock the
-    first one builds, and the others (and later runs, if services/ has not changed) reuse its images.
+
+def build_images(podman: Podman, tags: dict[str, str]) -> dict[str, str]:
+    """The api and worker images under ``tags`` (tests/kubernetes uses tags of its own), by ID.
+
+    Each pytest-xdist worker that needs them asks: under the build lock the first one builds, and
+    the others (and later runs, if services/ has not changed) reuse its images.
     """
     try:
         with podman.exclusive():
-            return _build_images(podman)
+            return _build_images(podman, tags)
     except (PodmanError, OSError) as exc:
         pytest.fail(f"building the images failed: {exc}", pytrace=False)
 
 
-def _build_images(podman: Podman) -> dict[str, str]:
+def _build_images(podman: Podman, tags: dict[str, str]) -> dict[str, str]:
     """Build both images, unless this very build context was built before and its images exist."""
     base = podman.ensure_base_image(BASE_IMAGE)
-    stamp = podman.cache_dir / "built" / f"{_build_key(podman.image_id(base))}.json"
+    stamp = podman.cache_dir / "built" / f"{_build_key(podman.image_id(base), tags)}.json"
     if stamp.is_file():
         built: dict[str, str] = json.loads(stamp.read_text())
         if all(podman.image_exists(image) for image in built.values()):
@@ -69,7 +74,7 @@ def _build_images(podman: Podman) -> dict[str, str]:
             build_args={"BASE_IMAGE": base, "SERVICE": service},
             target=service,
         )
-        for service, tag in (("api", API_IMAGE), ("worker", WORKER_IMAGE))
+        for service, tag in tags.items()
     }
     podman.prune_stale_images()
     stamp.parent.mkdir(exist_ok=True)
@@ -77,9 +82,9 @@ def _build_images(podman: Podman) -> dict[str, str]:
     return built
 
 
-def _build_key(base_id: str) -> str:
+def _build_key(base_id: str, tags: dict[str, str]) -> str:
     """A digest of everything a build reads: the base image, the tags, and every file under services/."""
-    digest = hashlib.sha256(f"{base_id}|{API_IMAGE}|{WORKER_IMAGE}".encode())
+    digest = hashlib.sha256(f"{base_id}|{json.dumps(tags, sort_keys=True)}".encode())
     for path in sorted(SERVICES_DIR.rglob("*")):
         if path.is_file() and not CACHE_DIRS.intersection(path.relative_to(SERVICES_DIR).parts):
             digest.update(str(path.relative_to(SERVICES_DIR)).encode() + b"\0" + path.read_bytes() + b"\0")

@@ -32,7 +32,7 @@ EXISTING = ["dev", "prod"]
     [
         (["Pulumi.prod.yaml"], ["prod"]),
         (["Pulumi.dev.yaml", "docs/cost.md"], ["dev"]),
-        (["infra/api_service.py"], ["dev", "prod"]),
+        (["infra/cloudrun/api_service.py"], ["dev", "prod"]),
         (["services/worker/worker/app.py", "Pulumi.dev.yaml"], ["dev", "prod"]),
         (["policy/cloudrun_celery_policy/rules.py"], ["dev", "prod"]),
         (["requirements.txt"], ["dev", "prod"]),
@@ -45,7 +45,7 @@ def test_stacks_a_change_can_affect(paths: list[str], expected: list[str]) -> No
 
 
 def test_the_repository_stacks_are_found() -> None:
-    assert stacks.all_stacks() == ["dev", "prod"]
+    assert stacks.all_stacks() == ["dev", "gke", "prod"]
 
 
 def test_the_script_prints_a_github_output_line_from_git(tmp_path: Path) -> None:

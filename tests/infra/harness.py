@@ -318,6 +318,12 @@ class ProgramMocks(Mocks):
             outputs["selfLink"] = (
                 f"https://www.googleapis.com/compute/v1/projects/{self.project}/{name}"
             )
+        elif typ == "gcp:container/cluster:Cluster":
+            outputs["endpoint"] = "203.0.113.20"
+            outputs["masterAuth"] = {"clusterCaCertificate": "bW9jay1jYQ=="}
+        elif typ == "kubernetes:core/v1:Service" and args.inputs.get("spec", {}).get("type") == "LoadBalancer":
+            # GKE gives a LoadBalancer Service an address once the load balancer exists.
+            outputs["status"] = {"loadBalancer": {"ingress": [{"ip": "203.0.113.30"}]}}
         elif typ == "docker:index/image:Image":
             image_name = str(args.inputs.get("imageName", args.name))
             digest = hashlib.sha256(image_name.encode()).hexdigest()
@@ -330,6 +336,12 @@ class ProgramMocks(Mocks):
         if args.token == "gcp:organizations/getProject:getProject":
             # No failures is an empty list: pulumi's MockMonitor iterates it.
             return {"projectId": self.project, "number": "123456789012"}, []
+        if args.token == "gcp:container/getCluster:getCluster":
+            # platform: gke with gke.existingCluster: the cluster the program deploys into.
+            return {
+                "endpoint": "203.0.113.10",
+                "masterAuths": [{"clusterCaCertificate": "bW9jay1jYQ=="}],
+            }, []
         return {}, []
 
 

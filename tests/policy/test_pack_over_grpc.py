@@ -108,6 +108,12 @@ def test_pack_describes_its_mandatory_policies(
         "project-iam-metric-writer-only": analyzer_pb2.MANDATORY,
         "prod-deletion-protection": analyzer_pb2.MANDATORY,
         "no-project-wide-iam": analyzer_pb2.MANDATORY,
+        # platform: gke (tests/kubernetes/test_kubernetes_policies.py)
+        "k8s-pod-security": analyzer_pb2.MANDATORY,
+        "k8s-probes": analyzer_pb2.MANDATORY,
+        "k8s-no-plaintext-secret": analyzer_pb2.MANDATORY,
+        "k8s-no-public-worker": analyzer_pb2.MANDATORY,
+        "k8s-pdb-per-workload": analyzer_pb2.MANDATORY,
     }
 
 

@@ -189,7 +189,7 @@ def celery_client(redis: RedisServer, **settings: Any) -> Any:
 
 
 def queue_depth(redis: RedisServer, queue: str) -> int:
-    """Messages waiting in ``queue``, all priority sub-lists counted (docs/broker-durability.md)."""
+    """Messages waiting in ``queue``, all priority sub-lists counted (docs/scaling.md, "The signal")."""
     client = redis.client()
     return sum(int(client.llen(name)) for name in (queue, *(f"{queue}\x06\x16{p}" for p in (3, 6, 9))))
 

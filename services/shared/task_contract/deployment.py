@@ -13,6 +13,12 @@ from typing import Final
 WORKER_POOLS: Final = ("threads", "prefork")
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
 
+# A stopping worker's running tasks get this long to finish before they are cancelled and
+# requeued (Celery's soft shutdown). Cloud Run sends SIGKILL 10 s after SIGTERM; the rest of the
+# window is for requeueing and closing connections. The Kubernetes grace period is checked
+# against it (infra/settings/platform.py).
+WORKER_SOFT_SHUTDOWN_SECONDS: Final = 6.0
+
 # Every Cloud Run service and worker pool carries ROLE_LABEL; the policy pack recognises
 # workers by it (they must never be publicly invokable).
 APP_LABEL: Final = "app"

@@ -13,6 +13,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from task_contract import QUEUES, BrokerSettings, celery_connection_config
 from task_contract.connection import redact
+from task_contract.deployment import WORKER_SOFT_SHUTDOWN_SECONDS
 
 from worker.egress import EgressPolicy, parse_hosts, parse_networks
 
@@ -24,7 +25,7 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 # Cloud Run sends SIGKILL 10 s after SIGTERM. Running tasks get this long to finish; the rest of
 # the window is for cancelling, requeueing unacked messages, stopping the pool and closing
 # connections: measured 0.5 s (threads) and 1.5 s (prefork) on 2 cores, so 6 s leaves margin.
-SOFT_SHUTDOWN_TIMEOUT_SECONDS: Final = 6.0
+SOFT_SHUTDOWN_TIMEOUT_SECONDS: Final = WORKER_SOFT_SHUTDOWN_SECONDS
 
 # Seconds between kombu's checks of its long-lived Redis connections (BRPOP and pub/sub). A
 # consumer on a silent connection (frozen server, failover, NAT timeout) drops it within

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import api_rollout
+from cloudrun import api_rollout
 import pulumi
 import pulumi_gcp as gcp
 import runtime_contract

@@ -29,7 +29,7 @@ def scheduler_account_email(name_prefix: str, project: str) -> str:
     return f"{scheduler_account_id(name_prefix)}@{project}.iam.gserviceaccount.com"
 
 
-def api_audience(service_name: str, project_number: pulumi.Input[str], region: str) -> pulumi.Output[str]:
+def cloudrun_api_audience(service_name: str, project_number: pulumi.Input[str], region: str) -> pulumi.Output[str]:
     """The API's deterministic URL, ``https://<service>-<project number>.<region>.run.app``.
 
     Known before the service exists (its ``uri`` output is not), so it can be both the API's
@@ -37,6 +37,15 @@ def api_audience(service_name: str, project_number: pulumi.Input[str], region: s
     it like the ``uri`` output.
     """
     return pulumi.Output.concat("https://", service_name, "-", project_number, ".", region, ".run.app")
+
+
+def gke_api_audience(namespace: str) -> str:
+    """On GKE: the API Service's in-cluster URL, where a private API's CronJobs post.
+
+    An audience is only a string both sides agree on; Cloud Scheduler (public API) sends the
+    same one to the load balancer's address (docs/kubernetes.md).
+    """
+    return f"http://api.{namespace}.svc.cluster.local"
 
 
 def _duration(seconds: int) -> str:
@@ -54,6 +63,8 @@ class ScheduledTasksArgs:
     # The API service's name; None when the API is public (no invoker grant needed).
     private_api_service: pulumi.Input[str] | None
     depends_on: list[pulumi.Resource] = field(default_factory=list)
+    # The tokens' audience when it is not ``api_url`` (GKE: the API's in-cluster URL).
+    audience: pulumi.Input[str] | None = None
 
 
 class ScheduledTasks(pulumi.ComponentResource):
@@ -112,7 +123,7 @@ class ScheduledTasks(pulumi.ComponentResource):
                     "body": base64.b64encode(json.dumps(schedule.payload, sort_keys=True).encode()).decode(),
                     "oidc_token": {
                         "service_account_email": self.account.email,
-                        "audience": args.api_url,
+                        "audience": args.audience if args.audience is not None else args.api_url,
                     },
                 },
                 opts=child,

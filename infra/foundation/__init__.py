@@ -1,0 +1,1 @@
+"""What both targets share: project APIs, registry, images, network, broker, identities, secrets."""
