@@ -95,18 +95,18 @@ identities = Identities(
         name_prefix=prefix,
         worker_groups=tuple(w.name for w in settings.workers),
         flower=settings.flower.enabled,
+        beat=settings.beat.enabled,
         depends_on=apis.needed_by("iam"),
     ),
 )
 # Secret readers by workload ("api" or a worker group), keyed as the IAM grants are named.
 readers = identities.readers()
 everyone = dict(readers.values())
-# Flower reads the broker's secrets (URL and CA) and nothing else.
+# Flower and beat read the broker's secrets (URL and CA) and nothing else.
 broker_readers = dict(everyone)
-if identities.flower is not None:
-    broker_readers["flower"] = identities.flower.email.apply(
-        lambda email: f"serviceAccount:{email}"
-    )
+for grant, account in (("flower", identities.flower), ("beat", identities.beat)):
+    if account is not None:
+        broker_readers[grant] = account.email.apply(lambda email: f"serviceAccount:{email}")
 
 secret_specs = [
     SecretSpec("redis-url", f"{prefix}-redis-url", broker.url, broker_readers),

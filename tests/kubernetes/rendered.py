@@ -14,15 +14,16 @@ def program_modules() -> Any:
         sys.path.insert(0, str(PROGRAM_DIR))
     import runtime_contract
     from kubernetes import manifests, workloads
-    from settings.services import ContainerSize
+    from settings.rollout import ApiRolloutSettings
+    from settings.services import ApiSettings, ContainerSize
     from settings.workers import WorkerGroupSettings
 
-    return runtime_contract, manifests, workloads, ContainerSize, WorkerGroupSettings
+    return runtime_contract, manifests, workloads, ContainerSize, WorkerGroupSettings, ApiSettings, ApiRolloutSettings
 
 
 def render(images: dict[str, str], grace_seconds: int, time_limit: int, prefix: str) -> dict[str, Any]:
     """{"api": Deployment, "worker": Deployment, "secret_keys": {key: env var or file}}."""
-    runtime_contract, manifests, workloads, size, group_settings = program_modules()
+    runtime_contract, manifests, workloads, size, group_settings, api_settings, rollout = program_modules()
     ref = runtime_contract.SecretRef
     shared = runtime_contract.shared_environment(
         redis_url=ref("redis-url", "latest"),
@@ -31,13 +32,17 @@ def render(images: dict[str, str], grace_seconds: int, time_limit: int, prefix: 
     )
     group = group_settings(
         name="default", queues=("high", "default", "low"), kind="service", size=size("1", "1Gi"),
-        min_instances=1, max_instances=1, concurrency=2, pool="threads",
+        min_instances=1, max_instances=1, concurrency=2, processes=1, pool="threads",
         request_concurrency=10, request_timeout_seconds=30,
+    )
+    api = api_settings(
+        public=False, size=size("1", "1Gi"), min_instances=1, max_instances=1, concurrency=10,
+        timeout_seconds=30, rollout=rollout(serving_revision=None, candidate_tag="candidate"),
+        idempotency_window_seconds=3600,
     )
     envs = {
         "api": runtime_contract.api_environment(
-            shared, api_keys=ref("api-keys", "latest"), request_concurrency=10, app_secrets={},
-            idempotency_window_seconds=3600,
+            shared, api_keys=ref("api-keys", "latest"), api=api, app_secrets={},
         ),
         "worker": runtime_contract.worker_environment(shared, group=group, app_secrets={}),
     }

@@ -116,7 +116,11 @@ def test_each_ksa_maps_to_its_own_google_account(gke: ProgramRun) -> None:
     members = sorted(b.inputs["member"] for b in gke.of_type("gcp:serviceaccount/iAMMember:IAMMember"))
     assert members == sorted(
         f"serviceAccount:my-gcp-project-gke.svc.id.goog[{ns}/{ksa}]"
-        for ns, ksa in [("celery", "api"), ("celery", "worker-fast"), ("celery", "worker-bulk"), ("keda", "keda-operator")]
+        for ns, ksa in [
+            ("celery", "api"), ("celery", "worker-fast"), ("celery", "worker-bulk"),
+            ("celery", "scheduler"),  # the private API's CronJobs post as the scheduler's account
+            ("keda", "keda-operator"),
+        ]
     )
     for ksa in gke.of_type("kubernetes:core/v1:ServiceAccount"):
         assert ksa.inputs["metadata"]["annotations"]["iam.gke.io/gcp-service-account"]

@@ -40,7 +40,7 @@ def test_every_object_is_checked(gke: ProgramRun) -> None:
     assert kinds == {
         "Namespace", "ServiceAccount", "Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget",
         "NetworkPolicy", "ScaledObject", "TriggerAuthentication", "SecretStore", "ExternalSecret",
-        "PodMonitoring",
+        "PodMonitoring", "CronJob",
     }
 
 
