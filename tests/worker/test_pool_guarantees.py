@@ -49,7 +49,11 @@ def test_redis_restart_keeping_data_while_busy_every_task_finishes(
     # Before the fix (prefork) they ended REVOKED "terminated" and were acked, or sat in Redis's
     # unacked hash until the visibility timeout (TASK_TIME_LIMIT_SECONDS + 300 s).
     for result in busy:
-        assert result_of(client, result.id, 45)["latency_seconds"] >= 2, worker.describe()
+        try:
+            outcome = result_of(client, result.id, 45)
+        except AssertionError as exc:  # name what the worker did, not only that the wait ran out
+            raise AssertionError(f"{exc}\n{worker.describe()}") from None
+        assert outcome["latency_seconds"] >= 2, worker.describe()
     assert worker.alive() and clean(worker), worker.describe()
     wait_until(lambda: unacked(redis_server) == 0 and queue_depth(redis_server, "default") == 0, 30,
                "every message acked")
