@@ -20,7 +20,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from . import rules
+from . import env_secrets, rules
 from .project_iam import no_project_wide_iam
 from .kubernetes_rules import KUBERNETES_POLICIES
 from .resources import (
@@ -69,7 +69,7 @@ def _validate_env_secrets(
     if args.resource_type in CONTAINER_RESOURCES:
         _report_all(
             report_violation,
-            rules.check_env_secrets(args.name, args.resource_type, args.props),
+            env_secrets.check_env_secrets(args.name, args.resource_type, args.props),
         )
 
 

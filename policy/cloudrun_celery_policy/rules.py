@@ -12,7 +12,6 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pulumi_policy.proxy import UnknownValueError
 from task_contract.deployment import is_prod_stack
 
 from .resources import (
@@ -29,7 +28,6 @@ from .resources import (
     display_name,
     get_optional,
     get_sequence,
-    has_key,
     is_worker,
     labels,
     worker_marker,
@@ -136,95 +134,6 @@ def check_public_worker_invokers(
         "remove this grant."
     )
     return [message]
-
-
-# --- 2. Secrets only as Secret Manager references -----------------------------------------
-
-# Words that mark a variable as holding a credential, matched anywhere in the upper-cased name
-# (so API_KEYS, APIKEY, DB_PASSWORD and GITHUB_TOKEN all match).
-SECRET_NAME_WORDS = (
-    "PASSWORD",
-    "PASSWD",
-    "SECRET",
-    "TOKEN",
-    "KEY",
-    "CREDENTIAL",
-    "AUTH_STRING",
-)
-# Connection URLs that carry the Redis AUTH string on this stack whatever their exact value.
-SECRET_NAMES = frozenset(
-    {
-        "REDIS_URL",
-        "BROKER_URL",
-        "CELERY_BROKER_URL",
-        "RESULT_BACKEND_URL",
-        "CELERY_RESULT_BACKEND",
-    }
-)
-# Last name segments that describe a secret without being one: where it is mounted
-# (API_KEYS_FILE, GOOGLE_APPLICATION_CREDENTIALS_PATH), which one to use (KMS_KEY_NAME,
-# ACCESS_KEY_ID, SECRET_VERSION) or how it behaves (TOKEN_TTL_SECONDS, KEY_PREFIX).
-# Their values are still checked for credentials embedded in a URL.
-NON_SECRET_SUFFIXES = frozenset(
-    {
-        "FILE",
-        "PATH",
-        "DIR",
-        "NAME",
-        "ID",
-        "VERSION",
-        "PREFIX",
-        "TTL",
-        "SECONDS",
-        "HEADER",
-        "ENABLED",
-    }
-)
-# scheme://user:pass@host or scheme://:pass@host (the form Redis AUTH URLs take).
-URL_WITH_CREDENTIALS = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^/@\s:]*:[^/@\s]+@")
-
-
-def secret_looking_name(env_name: str) -> bool:
-    upper = env_name.upper()
-    if upper in SECRET_NAMES:
-        return True
-    if upper.rsplit("_", 1)[-1] in NON_SECRET_SUFFIXES:
-        return False
-    return any(word in upper for word in SECRET_NAME_WORDS)
-
-
-def check_env_secrets(
-    name: str, resource_type: str, props: Mapping[str, Any]
-) -> list[str]:
-    """Credentials reach containers only through ``valueSource.secretKeyRef``."""
-    kind = "worker pool" if resource_type == WORKER_POOL else "service"
-    problems: list[str] = []
-    for container in containers(f"Cloud Run {kind} {display_name(name, props)}", props):
-        for env in get_sequence(container.props, "envs"):
-            if not isinstance(env, Mapping) or not has_key(env, "value"):
-                continue
-            env_name = str(get_optional(env, "name") or "")
-            fix = f"store it in Secret Manager and set envs[name={env_name}].value_source.secret_key_ref"
-            try:
-                value = env["value"]
-            except UnknownValueError:
-                # Computed during preview: a plain value all the same, so judge it by its name.
-                if secret_looking_name(env_name):
-                    problems.append(
-                        f"{container.label} sets {env_name} as a plain value; {fix}."
-                    )
-                continue
-            if not isinstance(value, str) or value == "":
-                continue
-            if secret_looking_name(env_name):
-                problems.append(
-                    f"{container.label} sets {env_name} as a plain value; {fix}."
-                )
-            elif URL_WITH_CREDENTIALS.search(value):
-                problems.append(
-                    f"{container.label} sets {env_name} to a URL with embedded credentials; {fix}."
-                )
-    return problems
 
 
 # --- 3. Redis TLS and AUTH -----------------------------------------------------------------
@@ -388,7 +297,6 @@ def check_deletion_protection(
 
 __all__ = [
     "check_deletion_protection",
-    "check_env_secrets",
     "check_images",
     "check_public_worker_invokers",
     "check_redis_tls_auth",
@@ -397,5 +305,4 @@ __all__ = [
     "image_problem",
     "is_prod",
     "public_invoker_members",
-    "secret_looking_name",
 ]

@@ -8,7 +8,7 @@ import pytest
 
 from policy.cloudrun_celery_policy.policies import secrets_from_secret_manager
 from policy.cloudrun_celery_policy.resources import SERVICE, WORKER_POOL
-from policy.cloudrun_celery_policy.rules import secret_looking_name
+from policy.cloudrun_celery_policy.env_secrets import secret_looking_name
 from tests.policy.support import (
     UNKNOWN,
     container,
