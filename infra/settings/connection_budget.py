@@ -29,9 +29,6 @@ MEMORYSTORE_TLS_6X_CLIENTS: tuple[tuple[int, int], ...] = (
     (100, 30_000),  # M4, 36-100 GB
     (300, 65_000),  # M5, 101+ GB
 )
-# Connections the API may hold to Redis beyond one per concurrent request (the periodic
-# clean-ups, a /readyz next to a full pool): REDIS_MAX_CONNECTIONS = api.concurrency + this.
-API_CONNECTIONS_HEADROOM = 20
 
 
 def client_limit(redis: RedisSettings) -> int:
@@ -69,7 +66,7 @@ def shares(
             "api (maxInstances x processes x REDIS_MAX_CONNECTIONS+2)",
             api.max_instances,
             api.web_concurrency,
-            per_process.api_process(api.concurrency + API_CONNECTIONS_HEADROOM),
+            per_process.api_process(api.redis_max_connections),
         )
     ]
     for group in workers:
