@@ -6,6 +6,9 @@ import pytest
 
 from tests.infra.harness import ProgramRun, run_program_full
 
+# The invalid-config tests' shared check asserts outside a test module: keep pytest's messages.
+pytest.register_assert_rewrite("tests.infra.invalid_config")
+
 
 @pytest.fixture(scope="session")
 def dev() -> ProgramRun:

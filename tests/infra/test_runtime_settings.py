@@ -12,7 +12,7 @@ import pytest
 
 from tests.infra.harness import ProgramError, run_program_full
 from tests.infra.test_components import RUN_SERVICE, env_of, stack_file, worker_workloads
-from tests.infra.test_invalid_config import dev_value, with_field, with_worker
+from tests.infra.invalid_config import dev_value, with_field, with_worker
 
 
 def api_env(run: Any) -> dict[str, Any]:
