@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.infra.harness import ProgramError, run_program_full
-from tests.infra.test_components import RUN_SERVICE, env_of, stack_file, worker_workloads
+from tests.infra.stack_resources import RUN_SERVICE, env_of, stack_file, worker_workloads
 from tests.infra.invalid_config import dev_value, with_field, with_worker
 
 
