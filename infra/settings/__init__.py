@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass
 
 import pulumi
-from pulumi.runtime import config as runtime_config
 from task_contract.deployment import LOG_LEVELS, WORKER_POOLS, is_prod_stack
 
 from .autoscaling import (
@@ -38,9 +37,10 @@ from .monitoring import (
     MonitoringSettings,
     read_monitoring,
 )
-from .beat import BEAT_KEYS, BeatEntry, BeatSettings, read_beat
+from .beat import BEAT_KEYS, BeatEntry, BeatSettings, read_beat, refuse_beat_on_gke
 from .connection_budget import check_connection_budget
-from .flower import FLOWER_KEYS, FlowerSettings, read_flower
+from .flower import FLOWER_KEYS, FlowerSettings, read_flower, refuse_flower_on_gke
+from .gcp import read_project, read_region
 from .reader import PROJECT, ConfigReader, InvalidConfig, all_config_keys, key_list
 from .redis import (
     MAINTENANCE_KEYS,
@@ -52,23 +52,29 @@ from .redis import (
 from .platform import GKE_KEYS, GkeSettings, Platform, read_gke, read_platform
 from .registry import REGISTRY_KEYS, RegistrySettings, read_registry
 from .schedules import (
-    CRON_STARTING_DEADLINE_SECONDS,
     SCHEDULE_KEYS,
     SCHEDULER_KEYS,
     Schedule,
     SchedulerRetry,
     SchedulerSettings,
+    check_cron_tick_deadline,
     read_scheduler,
 )
 from .rollout import ROLLOUT_KEYS, ApiRolloutSettings
 from .secrets import (
     AppSecret,
-    missing_secret_values,
     read_api_keys,
     read_app_secrets,
     read_verify_key,
+    report_missing_secret_values,
 )
-from .workers import WORKER_KEYS, WorkerGroupSettings, WorkerKind, read_workers
+from .workers import (
+    WORKER_KEYS,
+    WorkerGroupSettings,
+    WorkerKind,
+    check_queue_gauges_exported,
+    read_workers,
+)
 from .services import (
     API_SERVICE_KEYS,
     CPU_MEMORY_MIB,
@@ -128,8 +134,6 @@ __all__ = [
 ]
 
 NAME_PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{1,13}[a-z0-9]$")
-PROJECT_ID_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
-REGION_RE = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
 
 # Top-level keys of the cloudrun-celery namespace and their nested keys (None: a scalar).
 TOP_LEVEL_KEYS: dict[str, frozenset[str] | None] = {
@@ -201,20 +205,8 @@ def load_settings() -> Settings:
                 f"one of the keys {key_list(frozenset(TOP_LEVEL_KEYS))}",
             )
 
-    project = _gcp_setting(
-        reader,
-        "gcp:project",
-        PROJECT_ID_RE,
-        "a GCP project id (6-30 chars, a-z 0-9 -)",
-        "your GCP project id: pulumi config set gcp:project <id>",
-    )
-    region = _gcp_setting(
-        reader,
-        "gcp:region",
-        REGION_RE,
-        "a GCP region such as europe-west1",
-        "a GCP region: pulumi config set gcp:region europe-west1",
-    )
+    project = read_project(reader)
+    region = read_region(reader)
     name_prefix = reader.text(
         "namePrefix",
         reader.raw("namePrefix"),
@@ -242,40 +234,12 @@ def load_settings() -> Settings:
     flower = read_flower(reader, tuple(w.name for w in workers))
     platform = read_platform(reader)
     gke = read_gke(reader, platform, tuple(w.name for w in workers), tasks.time_limit_seconds)
-    cron_deadline = scheduler.retry.retry_window_seconds + CRON_STARTING_DEADLINE_SECONDS
-    if platform == "gke" and not api.public and scheduler.schedules and cron_deadline >= api.idempotency_window_seconds:
-        reader.fail(
-            "scheduler",
-            f"CronJob tick deadline {cron_deadline}s",
-            f"shorter than api.idempotencyWindowSeconds ({api.idempotency_window_seconds}s): on GKE a "
-            f"private API's schedules are CronJobs, whose last retry may post up to the start deadline "
-            f"({CRON_STARTING_DEADLINE_SECONDS}s) + the retry window after the tick; lower scheduler.retryCount, "
-            "maxBackoffSeconds or maxRetryDurationSeconds, or raise api.idempotencyWindowSeconds",
-        )
-    if platform == "gke" and flower.enabled:
-        reader.fail(
-            "flower.enabled",
-            True,
-            "false with platform: gke (Flower runs as a Cloud Run service; on GKE run it with "
-            "`kubectl port-forward`, docs/kubernetes.md)",
-        )
+    check_cron_tick_deadline(reader, platform, api, scheduler)
+    refuse_flower_on_gke(reader, platform, flower)
     beat = read_beat(reader, network.egress, scheduler.schedules)
-    if platform == "gke" and beat.enabled:
-        reader.fail(
-            "beat.enabled",
-            True,
-            "false with platform: gke (the beat pool is a Cloud Run worker pool; on GKE use `schedules`, "
-            "which run as Cloud Scheduler jobs or CronJobs, docs/kubernetes.md)",
-        )
+    refuse_beat_on_gke(reader, platform, beat)
 
-    if workers and all(w.min_instances == 0 for w in workers):
-        # Workers export the queue gauges (docs/metrics.md); the API is request-billed and may be at zero.
-        reader.fail(
-            "workers[].minInstances",
-            [w.min_instances for w in workers],
-            "at least 1 on one worker group: a running worker exports every queue's depth, and with "
-            "every group at zero no series exists (QueueMetricsAbsent would page, the backlog alerts go blind)",
-        )
+    check_queue_gauges_exported(reader, workers)
     check_connection_budget(reader, redis, api, workers, flower)
 
     if is_prod_stack(stack):
@@ -290,15 +254,7 @@ def load_settings() -> Settings:
                 "deletionProtection", deletion_protection, f"true on the {stack} stack"
             )
 
-    for key, command in missing_secret_values(api_keys, app_secrets):
-        problem = (
-            f"{key}: no value; set it before `pulumi up` (Cloud Run refuses a revision whose "
-            f"secret has no version): {command}"
-        )
-        if pulumi.runtime.is_dry_run():
-            pulumi.log.warn(problem + " (preview goes on; `pulumi up` stops here)")
-        else:
-            reader.problems.append(problem)
+    report_missing_secret_values(reader, api_keys, app_secrets)
 
     if reader.problems:
         raise InvalidConfig(
@@ -329,18 +285,3 @@ def load_settings() -> Settings:
         platform=platform,
         gke=gke,
     )
-
-
-def _gcp_setting(
-    reader: ConfigReader,
-    key: str,
-    pattern: re.Pattern[str],
-    allowed: str,
-    missing: str,
-) -> str:
-    """``gcp:project`` / ``gcp:region``: the provider's keys, required by this program."""
-    value = runtime_config.get_config(key)
-    checked = reader.text(key, value, "", pattern, allowed)
-    if value is None:
-        reader.fail(key, None, missing)
-    return checked

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .platform import Platform
 from .reader import ConfigReader
 from .services import ContainerSize
 
@@ -32,3 +33,13 @@ def read_flower(reader: ConfigReader, worker_groups: tuple[str, ...]) -> FlowerS
         )
         groups = []
     return FlowerSettings(enabled=enabled, watch_groups=tuple(dict.fromkeys(groups)) if enabled else ())
+
+
+def refuse_flower_on_gke(reader: ConfigReader, platform: Platform, flower: FlowerSettings) -> None:
+    if platform == "gke" and flower.enabled:
+        reader.fail(
+            "flower.enabled",
+            True,
+            "false with platform: gke (Flower runs as a Cloud Run service; on GKE run it with "
+            "`kubectl port-forward`, docs/kubernetes.md)",
+        )

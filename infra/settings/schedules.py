@@ -17,7 +17,9 @@ from croniter import croniter
 from pydantic import ValidationError
 from task_contract.catalog import TASKS
 
+from .platform import Platform
 from .reader import ConfigReader
+from .services import ApiSettings
 
 SCHEDULE_KEYS = frozenset({"name", "cron", "timeZone", "task", "payload"})
 SCHEDULER_KEYS = frozenset(
@@ -100,6 +102,21 @@ def read_scheduler(reader: ConfigReader, idempotency_window_seconds: int) -> Sch
             "maxBackoffSeconds or maxRetryDurationSeconds, or raise api.idempotencyWindowSeconds",
         )
     return SchedulerSettings(schedules=schedules, retry=retry, extra_callers=tuple(callers))
+
+
+def check_cron_tick_deadline(
+    reader: ConfigReader, platform: Platform, api: ApiSettings, scheduler: SchedulerSettings
+) -> None:
+    cron_deadline = scheduler.retry.retry_window_seconds + CRON_STARTING_DEADLINE_SECONDS
+    if platform == "gke" and not api.public and scheduler.schedules and cron_deadline >= api.idempotency_window_seconds:
+        reader.fail(
+            "scheduler",
+            f"CronJob tick deadline {cron_deadline}s",
+            f"shorter than api.idempotencyWindowSeconds ({api.idempotency_window_seconds}s): on GKE a "
+            f"private API's schedules are CronJobs, whose last retry may post up to the start deadline "
+            f"({CRON_STARTING_DEADLINE_SECONDS}s) + the retry window after the tick; lower scheduler.retryCount, "
+            "maxBackoffSeconds or maxRetryDurationSeconds, or raise api.idempotencyWindowSeconds",
+        )
 
 
 def _read_retry(reader: ConfigReader) -> SchedulerRetry:

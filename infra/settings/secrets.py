@@ -205,3 +205,18 @@ def missing_secret_values(
                 )
             )
     return missing
+
+
+def report_missing_secret_values(
+    reader: ConfigReader, api_keys: pulumi.Output[str] | None, app_secrets: tuple[AppSecret, ...]
+) -> None:
+    """A problem for ``pulumi up``; on preview a warning, so a first preview still shows the plan."""
+    for key, command in missing_secret_values(api_keys, app_secrets):
+        problem = (
+            f"{key}: no value; set it before `pulumi up` (Cloud Run refuses a revision whose "
+            f"secret has no version): {command}"
+        )
+        if pulumi.runtime.is_dry_run():
+            pulumi.log.warn(problem + " (preview goes on; `pulumi up` stops here)")
+        else:
+            reader.problems.append(problem)

@@ -121,6 +121,17 @@ def read_workers(
     return tuple(groups)
 
 
+def check_queue_gauges_exported(reader: ConfigReader, workers: tuple[WorkerGroupSettings, ...]) -> None:
+    if workers and all(w.min_instances == 0 for w in workers):
+        # Workers export the queue gauges (docs/metrics.md); the API is request-billed and may be at zero.
+        reader.fail(
+            "workers[].minInstances",
+            [w.min_instances for w in workers],
+            "at least 1 on one worker group: a running worker exports every queue's depth, and with "
+            "every group at zero no series exists (QueueMetricsAbsent would page, the backlog alerts go blind)",
+        )
+
+
 def _name(
     reader: ConfigReader, key: str, cfg: dict[str, Any], seen_names: set[str]
 ) -> str:
