@@ -4,12 +4,15 @@ Everything podman needs on this kind of machine (docs/images.md) is set up here:
 
 - the packages, installed through apt or failing loudly (never a skip);
 - a private ``containers.conf`` (runc, ulimits the host accepts) and ``storage.conf`` (overlay in a
-  persistent cache dir, so layers are reused across test runs), exported only to our podman calls;
+  persistent cache dir, so layers are reused across test runs), exported only to our podman calls
+  (written by ``podman_config.py``);
 - a local Python base image made with debootstrap, because no image registry is reachable; it is
   built once and kept until it is missing or its recipe changes;
 - image builds with the host CA bundle mounted for the RUN steps only (it never lands in a layer);
 - one build at a time per cache dir (``exclusive()``: pytest-xdist workers, other checkouts), and
   builds answer the image ID, so a test runs the image it built even if another build moves the tag.
+
+A started container is a ``Container`` (``podman_container.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support.podman_config import write_podman_config
+from tests.support.podman_container import Container
 from tests.support.system_packages import ensure_commands
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -116,38 +121,11 @@ class Podman:
         if any(shutil.which(cmd) is None for cmd in PODMAN_COMMANDS):
             self.progress(f"installing {', '.join(sorted(set(PODMAN_COMMANDS.values())))} with apt ...")
         ensure_commands(PODMAN_COMMANDS)
-        self._write_config()
+        write_podman_config(self.cache_dir)
         version = self.run("version", "--format", "{{.Client.Version}}").stdout.strip()
         self.progress(f"podman {version} ready in {time.monotonic() - started:.0f}s "
                       f"(storage in {self.cache_dir})")
         return self
-
-    def _write_config(self) -> None:
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        nofile = _hard_nofile_limit()
-        # crun 1.8 fails here ("cgroups in hybrid mode not supported"): use runc. podman's
-        # default ulimits exceed what this host allows, so take the host's own hard limit.
-        containers_conf = (
-            "[containers]\n"
-            f'default_ulimits = ["nofile={nofile}:{nofile}", "nproc=4096:4096"]\n'
-            "\n[engine]\n"
-            'runtime = "runc"\n'
-            'cgroup_manager = "cgroupfs"\n'
-            'events_logger = "file"\n'
-        )
-        # runroot holds per-boot state, so it lives under /run; graphroot (layers) persists.
-        storage_conf = (
-            "[storage]\n"
-            'driver = "overlay"\n'
-            f'graphroot = "{self.cache_dir / "storage"}"\n'
-            f'runroot = "/run/{self.cache_dir.name}"\n'
-        )
-        for name, text in (("containers.conf", containers_conf), ("storage.conf", storage_conf)):
-            path = self.cache_dir / name
-            if not path.is_file() or path.read_text() != text:
-                tmp = path.with_suffix(f".tmp{os.getpid()}")
-                tmp.write_text(text)
-                tmp.replace(path)
 
     def run(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """``podman ARGS`` with our config; raises PodmanError with podman's stderr on failure."""
@@ -303,47 +281,6 @@ class Podman:
             args += ["--env", f"{key}={value}"]
         self.run(*args, *extra_args, image)
         return Container(self, name)
-
-
-@dataclass
-class Container:
-    podman: Podman
-    name: str
-
-    def inspect(self, template: str) -> str:
-        return self.podman.run("inspect", "--format", template, self.name).stdout.strip()
-
-    @property
-    def running(self) -> bool:
-        return self.inspect("{{.State.Running}}") == "true"
-
-    @property
-    def exit_code(self) -> int:
-        return int(self.inspect("{{.State.ExitCode}}"))
-
-    def exec(self, *command: str) -> str:
-        return self.podman.run("exec", self.name, *command).stdout
-
-    def logs(self) -> str:
-        result = self.podman.run("logs", self.name, check=False)
-        return (result.stdout + result.stderr)[-8000:]
-
-    def stop(self, grace_seconds: int = 10) -> float:
-        """``podman stop -t``: SIGTERM, then SIGKILL after the grace period. Returns seconds taken."""
-        started = time.monotonic()
-        self.podman.run("stop", "--time", str(grace_seconds), self.name, timeout=grace_seconds + 60)
-        return time.monotonic() - started
-
-    def remove(self) -> None:
-        """Kill at once and remove: for teardown, where a graceful stop only costs time."""
-        self.podman.run("rm", "--force", "--time", "0", "--ignore", self.name, check=False)
-
-
-def _hard_nofile_limit() -> int:
-    import resource
-
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    return hard if hard != resource.RLIM_INFINITY else 1048576
 
 
 def _base_recipe_digest() -> str:
