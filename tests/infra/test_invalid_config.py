@@ -6,19 +6,12 @@ section's cases are in ``test_invalid_<section>.py``, and the check they share i
 
 from __future__ import annotations
 
+import importlib
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.infra import (
-    test_invalid_api_and_tasks,
-    test_invalid_autoscaling,
-    test_invalid_network,
-    test_invalid_redis,
-    test_invalid_schedules,
-    test_invalid_secrets,
-    test_invalid_workers,
-)
 from tests.infra.harness import ProgramError, run_program_full
 from tests.infra.invalid_config import (
     assert_refused_before_any_resource,
@@ -106,13 +99,9 @@ def test_bad_value_fails_during_preview_too() -> None:
 
 
 def test_there_are_at_least_twenty_cases() -> None:
-    sections = (
-        test_invalid_api_and_tasks,
-        test_invalid_autoscaling,
-        test_invalid_network,
-        test_invalid_redis,
-        test_invalid_schedules,
-        test_invalid_secrets,
-        test_invalid_workers,
-    )
+    sections = [
+        importlib.import_module(f"tests.infra.{path.stem}")
+        for path in Path(__file__).parent.glob("test_invalid_*.py")
+        if path.stem != Path(__file__).stem
+    ]
     assert len(CASES) + sum(len(section.CASES) for section in sections) >= 20
