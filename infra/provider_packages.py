@@ -1,17 +1,18 @@
 """Provider packages whose ``__init__`` imports every resource they have, loaded one module at a time.
 
 pulumi-gcp 10.2.0's ``pulumi_gcp/compute/__init__.py`` imports all 288 compute resource modules: about
-0.6 s of CPU on top of the two this program uses (``Network``, ``Subnetwork``), a quarter of the whole
+0.6 s of CPU on top of the two this program uses (``Network``, ``Subnetwork``), a fifth of the whole
 evaluation (docs/benchmarks.md, "(f)"). Python always runs a package's ``__init__`` before a submodule
 can be imported from it, so no import line avoids that by itself.
 
-``defer_init("pulumi_gcp.compute")`` (``program_start.py`` calls it) registers the package in ``sys.modules`` as a module carrying its
-real ``__spec__`` and ``__path__`` whose ``__init__`` has not run yet. Then
-``from pulumi_gcp.compute.network import Network`` loads ``network.py`` and what it imports itself
-(``_inputs``, ``outputs``), nothing else. The first use of any other attribute of the package runs
-the real ``__init__`` into that same module object, so everything a full import would give is still
-there, only later: resource type tokens, ``pulumi_gcp``'s own ``from .. import compute`` and its
-resource-module registry are unchanged. ``tests/infra/test_provider_imports.py`` checks both halves.
+``defer_init("pulumi_gcp.compute")`` (``program_start.py`` calls it) registers the package in
+``sys.modules`` as a module carrying its real ``__spec__`` and ``__path__`` whose ``__init__`` has not
+run yet. Then ``from pulumi_gcp.compute.network import Network`` loads ``network.py`` and what it
+imports itself (``_inputs``, ``outputs``), nothing else. The first use of any other attribute of the
+package runs the real ``__init__`` into that same module object, so everything a full import would
+give is still there, only later: resource type tokens, ``pulumi_gcp.compute`` as an attribute of
+``pulumi_gcp``, and the provider's resource-module registry (which looks classes up by name on the
+package) are unchanged. ``tests/infra/test_program_start.py`` checks both halves.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import threading
 import types
 
 _init_lock = threading.RLock()
+_running: set[str] = set()  # packages whose __init__ this process is running now
 
 
 class _PackageBeforeInit(types.ModuleType):
@@ -62,16 +64,19 @@ class _PackageBeforeInit(types.ModuleType):
 
 
 def _run_init(module: types.ModuleType) -> None:
+    # Other threads wait here until the __init__ has run, as they would on an import's module lock.
     with _init_lock:
-        # Another thread may have run it; the class is plain ModuleType from then on.
-        if not isinstance(module, _PackageBeforeInit):
-            return
-        # From here on a missing attribute raises as in any module being imported.
-        plain: types.ModuleType = module
-        plain.__class__ = types.ModuleType
+        if not isinstance(module, _PackageBeforeInit) or module.__name__ in _running:
+            return  # it ran; or it is running in this thread: a partly run module, as during any import
         spec = module.__spec__
         assert spec is not None and spec.loader is not None  # set by defer_init
-        spec.loader.exec_module(module)
+        _running.add(module.__name__)
+        try:
+            spec.loader.exec_module(module)
+        finally:
+            _running.discard(module.__name__)
+        plain: types.ModuleType = module
+        plain.__class__ = types.ModuleType  # from now on an ordinary module
 
 
 def defer_init(package: str) -> None:

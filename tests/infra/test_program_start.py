@@ -76,6 +76,12 @@ def test_deferred_package_gives_what_a_full_import_gives_once_used() -> None:
         before = {{"deferred": type(compute) is not types.ModuleType, "same": pulumi_gcp.compute is compute,
                    "outputs_module": isinstance(compute.outputs, types.ModuleType),
                    "loaded": len([m for m in sys.modules if m.startswith("pulumi_gcp.compute.")])}}
+        # Threads that touch it at once all wait for the one __init__ run, as on an import's lock.
+        import threading
+        routers = []
+        threads = [threading.Thread(target=lambda: routers.append(compute.Router)) for _ in range(4)]
+        for thread in threads: thread.start()
+        for thread in threads: thread.join()
         # pulumi_gcp's resource-module registry resolves a type token this way (_utilities.Module.construct).
         instance_class = getattr(pulumi_gcp._utilities.lazy_import("pulumi_gcp.compute"), "Instance")
         from pulumi_gcp.compute import Firewall, get_network
@@ -83,6 +89,7 @@ def test_deferred_package_gives_what_a_full_import_gives_once_used() -> None:
         print(json.dumps({{
             "before": before,
             "init_ran": type(compute) is types.ModuleType,
+            "routers": sorted({{r.__module__ for r in routers}}) + [len(routers)],
             "network_class_kept": compute.Network is Network,
             "instance_module": instance_class.__module__,
             "firewall_module": Firewall.__module__,
@@ -96,6 +103,7 @@ def test_deferred_package_gives_what_a_full_import_gives_once_used() -> None:
     """)
     assert checked["before"] == {"deferred": True, "same": True, "outputs_module": True, "loaded": 3}
     assert checked["init_ran"] is True
+    assert checked["routers"] == ["pulumi_gcp.compute.router", 4]
     assert checked["network_class_kept"] is True
     assert checked["instance_module"] == "pulumi_gcp.compute.instance"
     assert checked["firewall_module"] == "pulumi_gcp.compute.firewall"
