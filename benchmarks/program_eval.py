@@ -2,10 +2,11 @@
 
 Each round starts a fresh ``python`` that runs the real program through ``tests/infra/harness.py``
 (Pulumi mocks, no CLI, no cloud) and exits; wall time and the process's user+system CPU are
-recorded. Diagnostic rows time, in fresh processes too, the import of the interpreter with the
-harness alone and of the biggest provider package the program loads (``pulumi_gcp.compute``,
-whose ``__init__`` imports every compute resource module: ``import pulumi_gcp.compute.network``
-runs it as well, Python always runs a package's ``__init__`` before its submodule).
+recorded. Diagnostic rows time, in fresh processes too: the program without ``infra/program_start.py``
+(an empty stand-in is registered first, so the process is as it was before: ``pulumi_gcp.compute``'s
+whole ``__init__``, CPython's default GC thresholds, no freeze at exit); the interpreter with the
+harness imported alone; and ``import pulumi_gcp.compute.network`` alone, which runs the whole
+compute ``__init__`` (288 modules) that ``program_start`` defers.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from benchmarks.stack import PYTHON, ROOT, base_env
 TARGET_SECONDS = 2.0
 VARIANTS = {
     "prod program, whole process": "from tests.infra.harness import run_program_full; run_program_full('prod', {})",
+    "diag: prod program without program_start.py": (
+        "import sys, types; sys.modules['program_start'] = types.ModuleType('program_start'); "
+        "from tests.infra.harness import run_program_full; run_program_full('prod', {})"
+    ),
     "diag: python + harness import only": "import tests.infra.harness",
     "diag: import pulumi_gcp.compute.network": "import pulumi_gcp.compute.network",
 }

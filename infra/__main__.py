@@ -5,6 +5,8 @@ Reads the settings, wires one component per concern, and exports. Nothing else.
 
 from pathlib import Path
 
+# First, before any provider import: what the process needs set up (program_start.py).
+import program_start  # noqa: F401
 import pulumi
 import pulumi_gcp as gcp
 import runtime_contract

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_gcp as gcp
+# The modules, not gcp.compute.X: the package's __init__ would import all 288 (provider_packages.py).
+from pulumi_gcp.compute.network import Network as Vpc
+from pulumi_gcp.compute.subnetwork import Subnetwork
 from settings.network import NetworkSettings
 
 
@@ -19,8 +22,8 @@ class NetworkArgs:
 
 
 class Network(pulumi.ComponentResource):
-    vpc: gcp.compute.Network
-    subnet: gcp.compute.Subnetwork
+    vpc: Vpc
+    subnet: Subnetwork
     connector: gcp.vpcaccess.Connector | None
     """Only with ``egress: connector``; Direct VPC egress needs none and costs nothing idle."""
 
@@ -29,14 +32,14 @@ class Network(pulumi.ComponentResource):
     ) -> None:
         super().__init__("cloudrun-celery:infra:Network", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
-        self.vpc = gcp.compute.Network(
+        self.vpc = Vpc(
             "vpc",
             project=args.project,
             name=f"{args.name_prefix}-vpc",
             auto_create_subnetworks=False,
             opts=child,
         )
-        self.subnet = gcp.compute.Subnetwork(
+        self.subnet = Subnetwork(
             "subnet",
             project=args.project,
             region=args.region,
