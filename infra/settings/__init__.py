@@ -276,7 +276,7 @@ def load_settings() -> Settings:
             "at least 1 on one worker group: a running worker exports every queue's depth, and with "
             "every group at zero no series exists (QueueMetricsAbsent would page, the backlog alerts go blind)",
         )
-    check_connection_budget(reader, redis, api, workers, flower)
+    check_connection_budget(reader, redis, api, workers, flower, beat)
 
     if is_prod_stack(stack):
         if redis.tier != "STANDARD_HA":

@@ -3,6 +3,7 @@ Redis last (scripts/dev_supervisor.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -33,6 +34,15 @@ def launch(env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
     reader = threading.Thread(target=lambda: lines.extend(iter(launcher.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
     reader.start()
     return launcher, lines
+
+
+def kill_everything(launcher: subprocess.Popen[str]) -> None:
+    """A failed test's cleanup: dev.py's group, and the Procfile processes (each in its own session)."""
+    if launcher.poll() is None:
+        for child in psutil.Process(launcher.pid).children(recursive=True):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
+        os.killpg(launcher.pid, signal.SIGKILL)
 
 
 def pasted_curl_post(lines: list[str]) -> str:
@@ -123,8 +133,7 @@ def test_dev_runs_the_system_and_ctrl_c_stops_everything() -> None:
         assert "redis.1 stopped" in stops[-1], stops
         assert output.index("worker.1 stopped") < output.index("sending SIGTERM to redis.1"), output[-3000:]
     finally:
-        if launcher.poll() is None:
-            os.killpg(launcher.pid, signal.SIGKILL)
+        kill_everything(launcher)
 
 
 def test_dev_that_never_gets_ready_says_so_stops_everything_and_fails() -> None:
@@ -146,5 +155,4 @@ def test_dev_that_never_gets_ready_says_so_stops_everything_and_fails() -> None:
         wait_until(lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in children),
                    5, "every child to exit")
     finally:
-        if launcher.poll() is None:
-            os.killpg(launcher.pid, signal.SIGKILL)
+        kill_everything(launcher)
