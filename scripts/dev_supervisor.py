@@ -24,7 +24,7 @@ from typing import Any
 
 from honcho.manager import SIGNALS, Manager  # type: ignore[import-untyped]
 
-# Cloud Run SIGKILLs 10 s after SIGTERM (docs/runtime-contract.md); honcho's own wait is 5 s,
+# Cloud Run SIGKILLs 10 s after SIGTERM (docs/images.md); honcho's own wait is 5 s,
 # shorter than the worker's soft shutdown.
 STOP_TIMEOUT_SECONDS = 10.0
 
