@@ -6,7 +6,6 @@ stand in for the API and the worker. The supervisor runs in its own process, as 
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.dev.test_dev_command import kill_everything
 from tests.support.ports import free_port, wait_until
 from tests.support.system_packages import ensure_commands
 
@@ -81,8 +81,7 @@ def test_redis_stops_after_the_others_have_exited(app: str, trigger: str, code: 
         reader.join(5)
         elapsed = time.monotonic() - started
     finally:
-        if supervisor.poll() is None:
-            os.killpg(supervisor.pid, signal.SIGKILL)
+        kill_everything(supervisor)
     output = "".join(lines)
     order = [output.index(event) for event in (
         "worker.1 stopped", "api.1 stopped", "sending SIGTERM to redis.1", "redis.1 stopped (rc=0)")]
