@@ -2,7 +2,8 @@
 
 Without ``REDIS_URL`` it starts a private redis-server (AUTH on) on a free port;
 with ``REDIS_URL`` set it uses that Redis and starts only the API and the worker.
-honcho supervises the processes: Ctrl-C stops them all.
+honcho runs the processes (scripts/dev_supervisor.py): Ctrl-C stops the API, the worker and the
+scheduler first and Redis once they have exited, so the worker's soft shutdown still reaches it.
 
 honcho runs through its Python API so that this script, not honcho, prints the "API ready"
 banner: without honcho's line prefixes, so the curl example pastes as printed. If the API is
@@ -99,7 +100,7 @@ Submit a task and read its result:
   curl -s {base}/v1/tasks/<task_id> -H 'Authorization: Bearer {key}'
 
 The local scheduler fires the schedules of Pulumi.dev.yaml (its lines: "local scheduler: ...").{flower}
-Ctrl-C stops Redis, the API, the worker and the scheduler.
+Ctrl-C stops the API, the worker and the scheduler, then Redis.
 
 """
 
@@ -110,7 +111,7 @@ class Announcer:
     def __init__(self, base: str, key: str, timeout: float, flower_port: str | None = None) -> None:
         self.base, self.key, self.timeout, self.flower_port = base, key, timeout, flower_port
         self.timed_out = False
-        self.stopped = threading.Event()  # set once honcho has stopped the processes
+        self.stopped = threading.Event()  # set once the supervisor has stopped the processes
 
     def run(self) -> None:
         deadline = time.monotonic() + self.timeout
@@ -127,7 +128,7 @@ class Announcer:
                     "lines above for why. Stopping everything.\n\n"
                 )
                 sys.stdout.flush()
-                # honcho's own SIGTERM handler (main thread) stops every process.
+                # The supervisor's SIGTERM handler (main thread) stops every process, Redis last.
                 os.kill(os.getpid(), signal.SIGTERM)
                 return
             time.sleep(0.5)
@@ -135,21 +136,17 @@ class Announcer:
 
 def main() -> int:
     from honcho.environ import expand_processes, parse_procfile
-    from honcho.manager import Manager
 
-    import honcho.manager
+    from dev_supervisor import DevSupervisor  # scripts/ is sys.path[0]: dev.py runs as a script
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--flower", action="store_true", help="also run Flower (task events on), make dev FLOWER=1")
     args = parser.parse_args()
     env, names = dev_environment(args.flower)
-    # Stop like Cloud Run does: SIGTERM, then SIGKILL after 10 s (honcho's own default is 5 s,
-    # shorter than the worker's soft shutdown).
-    honcho.manager.KILL_WAIT = 10
     procfile = parse_procfile((ROOT / "Procfile").read_text())
-    manager = Manager()
+    supervisor = DevSupervisor(last="redis")
     for process in expand_processes({name: procfile.processes[name] for name in names}):
-        manager.add_process(process.name, process.cmd, env={**env, **process.env}, cwd=str(ROOT))
+        supervisor.add_process(process.name, process.cmd, env={**env, **process.env}, cwd=str(ROOT))
 
     announcer = Announcer(
         f"http://127.0.0.1:{env['API_PORT']}",
@@ -158,11 +155,11 @@ def main() -> int:
         env.get("FLOWER_PORT"),
     )
     threading.Thread(target=announcer.run, name="announcer", daemon=True).start()
-    manager.loop()
+    supervisor.loop()
     announcer.stopped.set()
     if announcer.timed_out:
         return 1
-    return int(manager.returncode or 0)
+    return int(supervisor.returncode or 0)
 
 
 if __name__ == "__main__":

@@ -240,7 +240,7 @@ def load_settings() -> Settings:
     refuse_beat_on_gke(reader, platform, beat)
 
     check_queue_gauges_exported(reader, workers)
-    check_connection_budget(reader, redis, api, workers, flower)
+    check_connection_budget(reader, redis, api, workers, flower, beat)
 
     if is_prod_stack(stack):
         if redis.tier != "STANDARD_HA":

@@ -2,8 +2,8 @@
 
 More processes and threads mean more connections, and Memorystore refuses clients past its
 limit (docs/connection-budget.md has the table and its source). The per-process figures are the
-services' own caps (task_contract.connection_budget), counted for real by
-tests/broker/test_connection_budget.py.
+services' own caps, or what a real beat and a real Flower were measured to open
+(task_contract.connection_budget), counted for real by tests/broker/test_connection_budget.py.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from task_contract import connection_budget as per_process
 
+from .beat import BeatSettings
 from .flower import FlowerSettings
 from .reader import ConfigReader
 from .redis import RedisSettings
@@ -59,6 +60,7 @@ def shares(
     api: ApiSettings,
     workers: Sequence[WorkerGroupSettings],
     flower: FlowerSettings,
+    beat: BeatSettings,
 ) -> list[Share]:
     """Every workload's worst case, at its maximum instance count."""
     result = [
@@ -82,7 +84,10 @@ def shares(
     if autoscaled:
         result.append(Share("autoscaler (1 x groups x 10)", 1, autoscaled, per_process.AUTOSCALER_PER_GROUP))
     if flower.enabled:
-        result.append(Share("flower", 1, 1, per_process.FLOWER_INSTANCE))
+        result.append(Share("flower (1 instance, 2 + 8 inspect calls x 4)", 1, 1, per_process.FLOWER_INSTANCE))
+    if beat.enabled:
+        # The beat pool runs exactly one instance (infra/cloudrun/beat_pool.py).
+        result.append(Share("beat (1 instance, the lock holder)", 1, 1, per_process.BEAT_INSTANCE))
     return result
 
 
@@ -92,9 +97,10 @@ def check_connection_budget(
     api: ApiSettings,
     workers: Sequence[WorkerGroupSettings],
     flower: FlowerSettings,
+    beat: BeatSettings,
 ) -> int:
     """Fails the config when the worst case exceeds the broker's client limit; returns the worst case."""
-    parts = shares(api, workers, flower)
+    parts = shares(api, workers, flower, beat)
     total = sum(part.total for part in parts)
     limit = client_limit(redis)
     if total > limit:

@@ -94,18 +94,18 @@ def test_bad_runtime_keys_fail_before_any_resource(overrides: dict[str, Any], fr
 def test_connection_budget_names_the_numbers_and_the_fix() -> None:
     # Redis 6.x with TLS on a 1 GB instance: Memorystore allows about 1,000 clients (M1).
     redis = {**dev_value("redis"), "version": "REDIS_6_X"}
-    # fast 2 x 1 x (2 x 20 + 14) = 108, bulk 1 x 1 x (2 x 4 + 14) = 22, flower 12: 142; the API takes the rest.
-    fits = {**dev_value("api"), "maxInstances": 8, "concurrency": 80}  # 8 x 1 x (80 + 20 + 2) = 816 -> 958
+    # fast 2 x 1 x (2 x 20 + 14) = 108, bulk 1 x 1 x (2 x 4 + 14) = 22, flower 34: 164; the API takes the rest.
+    fits = {**dev_value("api"), "maxInstances": 8, "concurrency": 80}  # 8 x 1 x (80 + 20 + 2) = 816 -> 980
     run_program_full("dev", {"redis": redis, "api": fits})
 
-    too_many = {**fits, "maxInstances": 9}  # 9 x 102 = 918 -> 1,060
+    too_many = {**fits, "maxInstances": 9}  # 9 x 102 = 918 -> 1,082
     message = config_error("dev", {"redis": redis, "api": too_many})
     assert "redis: got 'REDIS_6_X, 1 GB, TLS on'" in message
-    assert "client limit (1,000, docs/connection-budget.md) covers the worst case of 1,060 connections" in message
+    assert "client limit (1,000, docs/connection-budget.md) covers the worst case of 1,082 connections" in message
     assert "api (maxInstances x processes x REDIS_MAX_CONNECTIONS+2) 9 x 1 x 102 = 918" in message
     assert "workers fast (maxInstances x processes x (2 x concurrency+14)) 2 x 1 x 54 = 108" in message
     assert "workers bulk (maxInstances x processes x (2 x concurrency+14)) 1 x 1 x 22 = 22" in message
-    assert "flower 1 x 1 x 12 = 12" in message
+    assert "flower (1 instance, 2 + 8 inspect calls x 4) 1 x 1 x 34 = 34" in message
     assert "raise redis.memorySizeGb, or use redis.version REDIS_7_2" in message
 
     # Redis 7 with TLS: 65,000 clients, the same config fits.

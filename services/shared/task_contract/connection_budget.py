@@ -2,8 +2,9 @@
 
 The stack config multiplies these by processes and instances and checks the sum against the
 broker's client limit (infra/settings/connection_budget.py). Each figure follows from a cap the
-services configure; ``tests/broker/test_connection_budget.py`` counts the connections of a real
-API and real workers with ``CLIENT LIST`` at full concurrency and checks they stay within them.
+services configure or from what a real process was measured to open:
+``tests/broker/test_connection_budget.py`` counts the connections of a real API, real workers,
+a real beat and a real Flower with ``CLIENT LIST`` at full load and checks they stay within them.
 
 No dependencies: the Pulumi program imports this.
 """
@@ -21,9 +22,21 @@ WORKER_FIXED: Final = 4
 WORKER_BROKER_POOL_HEADROOM: Final = 10
 # The API's blocking client (queue depth for /metrics and /readyz, called from a thread or two).
 API_SYNC_CLIENT: Final = 2
-# Flower (one instance): Celery's broker pool (broker_pool_limit, default 10), its event
-# receiver and the result backend's connection. A bound from Celery's defaults, not counted.
-FLOWER_INSTANCE: Final = 12
+# Flower (one instance, ``celery -A worker.app flower``). Fixed: its event receiver's
+# subscription and the channel it opened it on. Then each remote-control call its inspector
+# runs (stats, active_queues, ... when a page asks for fresh worker state) holds 4 while it
+# waits for replies: the broadcast, its reply queue's BRPOP, its channel's client and the
+# restore on close (measured: 1, 2 and 4 concurrent calls peaked at 4, 8 and 16). Flower runs
+# at most 8 at once (flower.inspector.Inspector.max_concurrency, one per inspect method).
+FLOWER_FIXED: Final = 2
+FLOWER_PER_INSPECT: Final = 4
+FLOWER_INSPECT_CONCURRENCY: Final = 8
+FLOWER_INSTANCE: Final = FLOWER_FIXED + FLOWER_INSPECT_CONCURRENCY * FLOWER_PER_INSPECT
+# Beat (``python -m worker.beat``, one per instance): the lock holder's health ping client,
+# celery-redbeat's client (lock and schedule), the broker connection and its producer channel,
+# and the result backend's pub/sub subscription. Beat's loop is one thread, so each pool holds
+# one connection. A standby (waiting for the lock) holds 2: the ping and the lock attempts.
+BEAT_INSTANCE: Final = 5
 # The autoscaler (CREMA, KEDA's Redis scalers): go-redis's default pool of 10 connections per
 # CPU on its 1-vCPU instance, for each group it scales. A bound from go-redis's default.
 AUTOSCALER_PER_GROUP: Final = 10
