@@ -89,8 +89,9 @@ def api_ready(base: str) -> bool:
         return False
 
 
-def banner(base: str, key: str, flower_port: str | None = None) -> str:
+def banner(base: str, key: str, flower_port: str | None = None, own_redis: bool = True) -> str:
     flower = f"\nFlower on http://127.0.0.1:{flower_port}" if flower_port else ""
+    stops = "then Redis" if own_redis else "and leaves the Redis at REDIS_URL running"
     return f"""
 API ready on {base}  (docs: {base}/docs, metrics: {base}/metrics)
 Submit a task and read its result:
@@ -100,7 +101,7 @@ Submit a task and read its result:
   curl -s {base}/v1/tasks/<task_id> -H 'Authorization: Bearer {key}'
 
 The local scheduler fires the schedules of Pulumi.dev.yaml (its lines: "local scheduler: ...").{flower}
-Ctrl-C stops the API, the worker and the scheduler, then Redis.
+Ctrl-C stops the API, the worker and the scheduler, {stops}.
 
 """
 
@@ -108,8 +109,11 @@ Ctrl-C stops the API, the worker and the scheduler, then Redis.
 class Announcer:
     """Waits for the API's /readyz, then prints the banner; on a timeout stops everything instead."""
 
-    def __init__(self, base: str, key: str, timeout: float, flower_port: str | None = None) -> None:
+    def __init__(
+        self, base: str, key: str, timeout: float, flower_port: str | None = None, own_redis: bool = True
+    ) -> None:
         self.base, self.key, self.timeout, self.flower_port = base, key, timeout, flower_port
+        self.own_redis = own_redis
         self.timed_out = False
         self.stopped = threading.Event()  # set once the supervisor has stopped the processes
 
@@ -118,7 +122,7 @@ class Announcer:
         while not self.stopped.is_set():
             if api_ready(self.base):
                 # One write, outside honcho's printer: no line prefixes.
-                sys.stdout.write(banner(self.base, self.key, self.flower_port))
+                sys.stdout.write(banner(self.base, self.key, self.flower_port, self.own_redis))
                 sys.stdout.flush()
                 return
             if time.monotonic() > deadline:
@@ -153,6 +157,7 @@ def main() -> int:
         env["API_KEYS"].split(",")[0],
         READY_TIMEOUT_SECONDS,
         env.get("FLOWER_PORT"),
+        own_redis="redis" in names,
     )
     threading.Thread(target=announcer.run, name="announcer", daemon=True).start()
     supervisor.loop()
