@@ -6,7 +6,7 @@ worker's consumer processes, signalled twice (by the group signal and by their s
 until they were killed. Here the stop runs in two stages, each like Cloud Run's stop of a
 container (SIGTERM to the process alone, SIGKILL to its whole group ``stop_timeout`` seconds
 later, saying so): first the API, the worker and the scheduler, then, once they have all exited,
-Redis.
+Redis. A second Ctrl-C (or SIGTERM) during the stop kills everything at once.
 
 It reuses honcho's process start, printer and event queue (honcho is pinned in
 requirements-dev.txt); only the loop and the stop differ from ``honcho.manager.Manager``.
@@ -42,7 +42,10 @@ class DevSupervisor(Manager):  # type: ignore[misc]
 
     def loop(self) -> None:
         def on_signal(signum: int, _frame: FrameType | None) -> None:
-            self._system_print(f"{SIGNALS[signum]['name']} received\n")
+            if self.stopping:
+                self._kill_all(f"{SIGNALS[signum]['name']} received again")
+                return
+            self._system_print(f"{SIGNALS[signum]['name']} received (press Ctrl-C again to kill everything now)\n")
             self.returncode = SIGNALS[signum]["rc"]
             self.terminate()
 
@@ -67,6 +70,15 @@ class DevSupervisor(Manager):  # type: ignore[misc]
 
     def terminate(self) -> None:
         self.stopping = True
+
+    def _kill_all(self, why: str) -> None:
+        """A second Ctrl-C: SIGKILL every running process group now, Redis too, without waiting."""
+        self._system_print(f"{why}: killing everything now (SIGKILL)\n")
+        for name in self._running():
+            pid = self._processes[name].get("pid")
+            if pid is not None and name not in self._killed:
+                self._procmgr.kill(pid)
+                self._killed.add(name)
 
     def _handle(self, message: Any) -> None:
         entry = self._processes[message.name] if message.name in self._processes else None

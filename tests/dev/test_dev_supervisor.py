@@ -95,3 +95,30 @@ def test_redis_stops_after_the_others_have_exited(app: str, trigger: str, code: 
     else:
         assert "SIGKILL" not in output, output
         assert "worker.1 stopped (rc=3)" in output, output
+
+
+def test_a_second_ctrl_c_kills_everything_without_waiting() -> None:
+    ensure_commands({"redis-server": "redis-server"})
+    port = free_port()
+    processes = {
+        "redis.1": f'exec redis-server --bind 127.0.0.1 --port {port} --requirepass {PASSWORD} --save "" --appendonly no',
+        "worker.1": f'exec {sys.executable} -c "{STUBBORN}"',
+    }
+    supervisor = run_supervisor(processes, stop_timeout=30)
+    lines, reader = output_of(supervisor)
+    client = redis.Redis(port=port, password=PASSWORD, socket_timeout=1, socket_connect_timeout=1)
+    try:
+        wait_until(lambda: "| up" in "".join(lines) and bool(client.ping()), 20, "every process to start")
+        supervisor.send_signal(signal.SIGINT)
+        wait_until(lambda: "sending SIGTERM to worker.1" in "".join(lines), 10, "the first stop stage")
+        started = time.monotonic()
+        supervisor.send_signal(signal.SIGINT)
+        assert supervisor.wait(10) == 130
+        reader.join(5)
+        elapsed = time.monotonic() - started
+    finally:
+        kill_everything(supervisor)
+    output = "".join(lines)
+    assert "SIGINT received again: killing everything now (SIGKILL)" in output, output
+    assert "worker.1 stopped (rc=-9)" in output and "redis.1 stopped (rc=-9)" in output, output
+    assert elapsed < 8, elapsed  # not the 30 s stop bound
