@@ -201,7 +201,7 @@ class EnqueueRoute(APIRoute):
             ):
                 try:
                     data = json.loads(await request.body())  # what FastAPI's handler reads: Request.json()
-                except ValueError:
+                except (ValueError, RecursionError):  # not JSON, not UTF-8, nested too deeply: FastAPI says which
                     data = None
                 if isinstance(data, dict):
                     payload, errors = body_field.validate(data, {}, loc=("body",))
