@@ -1,4 +1,4 @@
-"""The enqueue route's fast path (``EnqueueRoute``) answers exactly as FastAPI's own handler would.
+"""The enqueue fast lane (``api.enqueue_fast_lane``) answers exactly as FastAPI's own handler would.
 
 Every request below is sent twice into a fresh Redis: once as served, once with the fast path
 declining everything (so FastAPI's dependency solving answers it, the code path before the fast
@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from api import auth
-from api.routes import tasks
 from fastapi import Request
 from fastapi.testclient import TestClient
 
@@ -97,7 +96,7 @@ def test_the_fast_path_answers_every_request_as_fastapi_does(
     monkeypatch.setattr(auth.ApiKeyBearer, "__call__", counting)
     fast = run_all(client, redis_server)
     served_by_fastapi = len(solved)
-    monkeypatch.setattr(tasks, "api_key_caller", lambda request: None)  # the fast path declines everything
+    monkeypatch.setattr(auth, "api_key_caller", lambda request: None)  # the fast lane declines everything
     declined = run_all(client, redis_server)
 
     for request, with_fast_path, without in zip(REQUESTS, fast, declined, strict=True):

@@ -7,21 +7,18 @@ spec carries each payload's schema; a catch-all after them answers unknown names
 from __future__ import annotations
 
 import inspect
-import json
-import re
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Annotated, Any, Final
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, HTTPException, Path, Request, Response, status
+from fastapi import APIRouter, Body, Header, HTTPException, Path, status
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from starlette.convertors import Convertor, register_url_convertor
 from task_contract import TASKS, TaskSpec
 from task_contract.catalog import Payload
 
 from api import access_log, idempotency
-from api.auth import Caller, CallerDep, api_key_caller
+from api.auth import Caller, CallerDep
 from api.collaborators import RedisDep, SubmitterDep
 from api.edge_payload import edge_payload_model
 from api.schemas import ENQUEUE_ERRORS, UNAUTHORIZED, UNAVAILABLE, ErrorResponse, TaskAccepted, TaskStatus
@@ -116,7 +113,7 @@ async def enqueue(
 async def publish(
     spec: TaskSpec, payload: Payload, caller: Caller, submitter: Submitter, idempotency_key: str | None
 ) -> JSONResponse:
-    """Submit a validated payload and answer 202 (both enqueue paths, ``EnqueueRoute``)."""
+    """Submit a validated payload and answer 202 (this route, and ``api.enqueue_fast_lane`` for most requests)."""
     claim_key = None if idempotency_key is None else idempotency.storage_key(caller, spec.name, idempotency_key)
     submitted = await submitter.submit(spec, payload.model_dump(mode="json"), claim_key)
     # Ties the request to the task the worker logs: on this request's access-log line (access_log).
@@ -165,53 +162,6 @@ def enqueue_route(spec: TaskSpec) -> Callable[..., Awaitable[JSONResponse]]:
     return route
 
 
-# Headers only FastAPI's solving checks (max_length; trusted from a scheduler identity only).
-_SCHEDULER_HEADERS: Final = ("x-cloudscheduler-jobname", "x-cloudscheduler-scheduletime")
-# idempotency.KEY_PATTERN, whole string: a key that passes this passes FastAPI's header validation.
-_IDEMPOTENCY_KEY: Final = re.compile(idempotency.KEY_PATTERN.removeprefix("^").removesuffix("$"))
-
-
-class EnqueueRoute(APIRoute):
-    """A task's enqueue route: the common, well-formed request is handled in plain code; any other goes to FastAPI.
-
-    FastAPI's dependency solving (auth, headers, body) was the largest share of an enqueue's CPU
-    (docs/benchmarks.md). The fast path accepts only a request that FastAPI's own handler would
-    accept the same way: a valid bearer API key, ``Content-Type: application/json``, an absent or
-    well-formed Idempotency-Key, no scheduler headers, and a body that the route's own body field
-    (``self.body_field``, FastAPI's validation) validates. Anything else, every error included, is
-    answered by FastAPI's handler exactly as before (the body is cached on the request), so status
-    codes, the 422 detail shape and the OpenAPI schema (built from ``enqueue``'s signature) stay.
-    """
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        solved = super().get_route_handler()
-        spec = TASKS[self.path.rsplit("/", 1)[1]]
-        body_field = self.body_field
-        assert body_field is not None, f"{self.path}: an enqueue route has a body"
-
-        async def handle(request: Request) -> Response:
-            headers = request.headers
-            caller = api_key_caller(request)
-            key = headers.get("idempotency-key")
-            if (
-                caller is not None
-                and headers.get("content-type") == "application/json"
-                and (key is None or _IDEMPOTENCY_KEY.fullmatch(key))
-                and not any(name in headers for name in _SCHEDULER_HEADERS)
-            ):
-                try:
-                    data = json.loads(await request.body())  # what FastAPI's handler reads: Request.json()
-                except (ValueError, RecursionError):  # not JSON, not UTF-8, nested too deeply: FastAPI says which
-                    data = None
-                if isinstance(data, dict):
-                    payload, errors = body_field.validate(data, {}, loc=("body",))
-                    if not errors:
-                        return await publish(spec, payload, caller, request.app.state.submitter, key)
-            return await solved(request)
-
-        return handle
-
-
 for _spec in TASKS.values():
     router.add_api_route(
         f"/{_spec.name}",
@@ -222,7 +172,6 @@ for _spec in TASKS.values():
         response_class=JSONResponse,
         summary=f"Enqueue `{_spec.name}` on the `{_spec.queue}` queue",
         responses=ENQUEUE_ERRORS,
-        route_class_override=EnqueueRoute,
     )
 
 
