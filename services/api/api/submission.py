@@ -133,7 +133,8 @@ class Submitter:
                     f"{self.memory_high_water:.0%}: nothing was enqueued; retry after Retry-After seconds"
                 )
         task_id = self.new_task_id()
-        fingerprint = idempotency.fingerprint(spec.name, kwargs)
+        # Only a claimed key is compared with a payload (a replay needs a key).
+        fingerprint = idempotency.fingerprint(spec.name, kwargs) if claim_key else ""
         queue_list, message = self.messages.build(spec.name, kwargs, spec.queue, task_id)
         ttl = self.redis.settings.result_ttl_seconds
         if not self.redis.shared:
