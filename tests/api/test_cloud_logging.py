@@ -117,3 +117,12 @@ def test_the_access_line_is_what_json_dumps_writes(
     if request is not None:
         entry["httpRequest"] = request
     assert line == json.dumps(entry)
+
+
+@pytest.mark.parametrize(
+    "created",
+    [0.0, 1.0, 1.9999995, 1.0000005, 1764778772.31446, 1764778772.9999996, 1764778772.0000004, 2**31 + 0.5e-6,
+     1764778799.999999, 1764778800.0],
+)
+def test_the_access_line_time_is_isoformat_to_the_microsecond(created: float) -> None:
+    assert access_log._iso_time(created) == datetime.fromtimestamp(created, UTC).isoformat()

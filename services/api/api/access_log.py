@@ -22,9 +22,10 @@ import json
 import logging
 import sys
 from contextvars import ContextVar
-from datetime import UTC, datetime
+import math
+import time
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 from task_contract.cloud_logging import access_log_request, context_fields, severity
 
@@ -62,12 +63,40 @@ class AccessLineFormatter(logging.Formatter):
             extra.setdefault(key, value)
         for key, value in extra.items():
             parts += (", ", _quote(key), ": ", _quote(value))
-        parts += (', "time": ', _quote(datetime.fromtimestamp(record.created, UTC).isoformat()))
+        parts += (', "time": "', _iso_time(record.created), '"')
         request = access_log_request(record)
         if request is not None:
-            parts += (', "httpRequest": ', json.dumps(request))
+            parts.append(', "httpRequest": {')
+            parts.append(", ".join(f"{_quote(key)}: {_json_value(value)}" for key, value in request.items()))
+            parts.append("}")
         parts.append("}")
         return "".join(parts)
+
+
+def _json_value(value: Any) -> str:
+    if isinstance(value, str):
+        return _quote(value)
+    if value is None:
+        return "null"
+    if type(value) is int:
+        return str(value)
+    return json.dumps(value)
+
+
+_second: list[Any] = [None, ""]  # the last whole second and its text: one strftime a second
+
+
+def _iso_time(created: float) -> str:
+    """``datetime.fromtimestamp(created, UTC).isoformat()``, the seconds' text cached (same rounding)."""
+    fraction, whole = math.modf(created)
+    micros = round(fraction * 1e6)
+    if micros >= 1_000_000:
+        whole, micros = whole + 1, micros - 1_000_000
+    elif micros < 0:
+        whole, micros = whole - 1, micros + 1_000_000
+    if _second[0] != whole:
+        _second[:] = [whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))]
+    return f"{_second[1]}.{micros:06d}+00:00" if micros else f"{_second[1]}+00:00"
 
 
 def install(logger_name: str = ACCESS_LOGGER) -> None:
