@@ -67,6 +67,8 @@ _b64encode: Callable[[bytes], str] = _base64.encode
 # kombu's JSON (what the Redis transport's ``dumps`` is); untyped upstream.
 _json_dumps: Callable[[Any], str] = kombu_json.dumps
 _b64decode: Callable[[str], bytes] = _base64.decode
+# What kombu's JSON writes for a str (json's own encoder, ensure_ascii), without an encoder object per call.
+_json_string: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
 # A template's placeholders while it is built (``MessageBuilder._template``); no JSON escapes in them.
 _MARK_ID: Final = "@@task-id@@"
@@ -172,10 +174,10 @@ class MessageBuilder:
         )
         body = _BODY_HEAD + _json_dumps(kwargs) + self._body_tail
         return queue_list, envelope % {
-            "body": _json_dumps(_b64encode(body.encode())),
-            "id": _json_dumps(task_id),
-            "kwargsrepr": _json_dumps(kwargsrepr),
-            "tag": _json_dumps(str(uuid.uuid4())),
+            "body": _json_string(_b64encode(body.encode())),
+            "id": _json_string(task_id),
+            "kwargsrepr": _json_string(kwargsrepr),
+            "tag": _json_string(str(uuid.uuid4())),
         }
 
     def _template(self, task_name: str, queue: str, priority: int | None) -> tuple[str, str]:
