@@ -1,10 +1,15 @@
 """(a) Enqueue throughput and latency: the real API against a bare FastAPI endpoint; (a') with 2 processes.
 
 Both run as one uvicorn process with the same settings (uvloop + httptools, api.__main__), side by
-side for the whole run, plus (full run) both on uvicorn's plain asyncio + h11 stack as diagnostics, plus (full run) the API with WEB_CONCURRENCY=2 for its CPU per request; wrk
-(one thread, 50 connections, an authenticated JSON POST from fixtures/enqueue.lua) hits them in
-alternation, and each round's Redis queue is emptied before the next. No worker runs, so every
-accepted task stays queued until that cleanup.
+side for the whole run, plus (full run) both on uvicorn's plain asyncio + h11 stack as diagnostics,
+plus (full run) the API with WEB_CONCURRENCY=2 for its CPU per request; wrk (one thread, 50
+connections, an authenticated JSON POST from fixtures/enqueue.lua) hits them in alternation, and
+each round's Redis queue is emptied before the next. No worker runs, so every accepted task stays
+queued until that cleanup.
+
+Pinning: each server under test runs on CPU ``SERVER_CPU`` alone, wrk and redis-server on
+``LOAD_CPU`` (a Cloud Run instance's CPU is its own; Memorystore is on other hosts). The
+``unpinned`` diagnostic rows (full run) serve and load without pinning, the method before.
 """
 
 from __future__ import annotations
@@ -28,7 +33,10 @@ from benchmarks.stack import (
     ScratchDir,
     base_env,
     free_port,
+    LOAD_CPU,
+    SERVER_CPU,
     http_ok,
+    pin_tree,
     private_redis,
     redis_client,
     tree_cpu_seconds,
@@ -43,8 +51,10 @@ TARGET_RATIO = 0.6
 TARGET_P99_MS = 20.0
 
 
-def wrk(url: str, seconds: int, api_key: str, server_pid: int | None = None) -> dict[str, Any]:
-    argv = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "5s", "-s", str(LUA), url]
+def wrk(url: str, seconds: int, api_key: str, server_pid: int | None = None, pinned: bool = True) -> dict[str, Any]:
+    # Pinned: wrk on the load CPU (with Redis), the server alone on the other (see ``run``).
+    argv = ["taskset", "-c", str(LOAD_CPU)] if pinned else []
+    argv += ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "5s", "-s", str(LUA), url]
     env = {**os.environ, "BENCH_API_KEY": api_key, "BENCH_BODY": BODY}
     cpu_before = tree_cpu_seconds(server_pid) if server_pid else 0.0
     out = subprocess.run(argv, check=False, capture_output=True, text=True, env=env, timeout=seconds + 30)
@@ -116,6 +126,14 @@ def run(quick: bool) -> dict[str, Any]:
                                                    {"BENCH_SERVER_STACK": "asyncio-h11"}, "/healthz")
             variants["diag: api, asyncio+h11"] = ([PYTHON, "-m", "benchmarks.fixtures.api_asyncio_h11"],
                                                   {**api_env, "API_KEYS": api_key}, "/readyz")
+            # The method before 2026-12-03 17:00, for comparison: server and wrk float over both CPUs.
+            variants["diag: bare, unpinned"] = variants["bare"]
+            variants["diag: api, unpinned"] = variants["api"]
+        unpinned = {name for name in variants if name.endswith("unpinned")}
+        # On Cloud Run the instance's CPU is its own and Redis (Memorystore) runs on other hosts: so
+        # the server under test gets CPU SERVER_CPU to itself; Redis and wrk share LOAD_CPU.
+        assert server.process is not None, "redis-server not started"
+        pin_tree(server.process.pid, LOAD_CPU)
         samples: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
         processes: dict[str, Process | HelperApi] = {}
         urls: dict[str, str] = {}
@@ -134,15 +152,17 @@ def run(quick: bool) -> dict[str, Any]:
                     processes[name] = process
                     base = f"http://127.0.0.1:{port}"
                 wait_for(partial(http_ok, base + ready), 60, f"{name} {ready}", process)
+                if name not in unpinned:
+                    pin_tree(process.pid, SERVER_CPU)
                 urls[name] = base + PATH
-            for url in urls.values():  # warm-up, not recorded
-                wrk(url, 1, api_key)
+            for name, url in urls.items():  # warm-up, not recorded
+                wrk(url, 1, api_key, pinned=name not in unpinned)
             empty_queues(server.url)
             order = list(variants)
             for round_index in range(rounds):
                 shift = round_index % len(order)
                 for name in order[shift:] + order[:shift]:
-                    result = wrk(urls[name], seconds, api_key, processes[name].pid)
+                    result = wrk(urls[name], seconds, api_key, processes[name].pid, pinned=name not in unpinned)
                     result["keys_deleted_after"] = empty_queues(server.url)
                     for process in processes.values():
                         process.check_alive()
@@ -174,7 +194,9 @@ def run(quick: bool) -> dict[str, Any]:
     )
     return {
         "name": "enqueue",
-        "parameters": {"wrk": f"-t1 -c{CONNECTIONS} -d{seconds}s", "rounds": rounds, "path": PATH, "body": BODY,
+        "parameters": {"wrk": f"-t1 -c{CONNECTIONS} -d{seconds}s",
+                       "pinning": f"server on CPU {SERVER_CPU}; wrk and redis-server on CPU {LOAD_CPU}; "
+                                  f"unpinned rows: {sorted(unpinned)} (server and wrk not pinned)", "rounds": rounds, "path": PATH, "body": BODY,
                        "logs": str(scratch.path)},
         "samples": samples,
         "summary": summary,

@@ -6,6 +6,7 @@ errors), and is stopped by its own pid: SIGTERM, then SIGKILL after a grace peri
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -215,6 +216,29 @@ def tree_cpu_seconds(root: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+# --- CPU pinning (benchmark (a)): the server under test on one CPU, load generator and Redis on the other
+
+SERVER_CPU = 0
+LOAD_CPU = 1
+
+
+def pin_tree(root: int, cpu: int) -> None:
+    """Every thread of every process in ``root``'s tree runs on ``cpu`` only (children forked later inherit it).
+
+    What ``taskset -a -p -c <cpu> <pid>`` does, for a whole tree; Linux applies affinity per thread.
+    """
+    if cpu >= (os.cpu_count() or 1):
+        raise BenchmarkError(f"cannot pin to CPU {cpu}: this machine has {os.cpu_count()} CPU(s); pinning needs 2")
+    for pid in tree_pids(root):
+        try:
+            threads = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in threads:
+            with contextlib.suppress(ProcessLookupError):
+                os.sched_setaffinity(int(tid), {cpu})
+
+
 class PeakRss:
     """Samples the RSS of a process tree every ``interval`` seconds in a thread; ``peak`` is the max."""
 
@@ -239,6 +263,6 @@ class PeakRss:
 
 
 __all__ = [
-    "BenchmarkError", "PeakRss", "Process", "ScratchDir", "base_env", "ensure_tools", "free_port",
-    "http_ok", "private_redis", "redis_client", "redis_url", "tree_cpu_seconds", "tree_rss_bytes", "wait_for",
+    "LOAD_CPU", "SERVER_CPU", "BenchmarkError", "PeakRss", "Process", "ScratchDir", "base_env", "ensure_tools", "free_port",
+    "http_ok", "pin_tree", "private_redis", "redis_client", "redis_url", "tree_cpu_seconds", "tree_rss_bytes", "wait_for",
 ]

@@ -19,7 +19,7 @@ from api.redis_clients import RedisClients
 from api.submission import MemoryWatch, Submitter
 from celery.utils.saferepr import saferepr
 from kombu.transport.redis import PRIORITY_STEPS
-from task_contract import QUEUES, TASKS, TaskSpec
+from task_contract import QUEUES, TASKS, BrokerSettings, TaskSpec
 
 from tests.api.conftest import broker_settings
 from tests.support.redis_server import RedisServer
@@ -27,14 +27,27 @@ from tests.support.redis_server import RedisServer
 TASK_ID = "0b7e1f3a-9c4d-4e2b-8a6f-1d2c3b4a5e6f"
 
 
-def only_entry(redis_server: RedisServer) -> tuple[str, dict[str, Any]]:
-    """The one list entry in Redis (and its list), removed."""
+def only_raw_entry(redis_server: RedisServer) -> tuple[str, str]:
+    """The one list entry in Redis (and its list), removed, as pushed."""
     client = redis_server.client()
     lists = [key for key in client.keys("*") if client.type(key) == b"list"]
     assert len(lists) == 1, lists
     [raw] = client.lrange(lists[0], 0, -1)
     client.delete(lists[0])
-    return lists[0].decode(), json.loads(raw)
+    return lists[0].decode(), raw.decode()
+
+
+def only_entry(redis_server: RedisServer) -> tuple[str, dict[str, Any]]:
+    """The one list entry in Redis (and its list), removed."""
+    name, raw = only_raw_entry(redis_server)
+    return name, json.loads(raw)
+
+
+def without_tag(raw: str) -> str:
+    """The entry's bytes with its delivery tag (a fresh uuid4 per message) blanked."""
+    tag = json.loads(raw)["properties"]["delivery_tag"]
+    assert raw.count(tag) == 1
+    return raw.replace(tag, "<tag>")
 
 
 def assert_same_entry(celery_entry: dict[str, Any], api_entry: dict[str, Any]) -> None:
@@ -65,7 +78,8 @@ def test_the_api_publishes_what_send_task_publishes(
 
     celery.send_task(spec.name, kwargs=kwargs, queue=spec.queue, task_id=TASK_ID, retry=False)
     redis_server.client().delete(*redis_server.client().keys("_kombu.binding*"))  # send_task's declare
-    celery_list, celery_entry = only_entry(redis_server)
+    celery_list, celery_raw = only_raw_entry(redis_server)
+    celery_entry = json.loads(celery_raw)
 
     async def api_publish() -> None:
         redis = RedisClients.from_settings(settings, max_connections=10)
@@ -80,10 +94,12 @@ def test_the_api_publishes_what_send_task_publishes(
 
     asyncio.run(api_publish())
     redis_server.client().delete(f"cloudrun_celery:submitted:{TASK_ID}")
-    api_list, api_entry = only_entry(redis_server)
+    api_list, api_raw = only_raw_entry(redis_server)
+    api_entry = json.loads(api_raw)
 
     assert api_list == celery_list == spec.queue
     assert_same_entry(celery_entry, api_entry)
+    assert without_tag(api_raw) == without_tag(celery_raw)  # byte for byte
     args, sent_kwargs, embed = json.loads(base64.b64decode(api_entry["body"]))
     assert (args, sent_kwargs) == ([], kwargs)
     assert embed == {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
@@ -122,3 +138,25 @@ def test_the_fast_kwargsrepr_is_celerys_saferepr_or_declines(kwargs: dict[str, A
     if all(isinstance(value, int | float | None) for value in kwargs.values()) and len(repr(kwargs)) < 1000 \
             and all(key.isidentifier() and key.isascii() for key in kwargs):
         assert fast is not None  # the fast path is taken for the contract's flat payloads
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"x": 1, "y": -2}, {"latency_seconds": 0.1, "url": "https://example.com/?a=1%20b&c=%(id)s"},
+     {"text": "@@task-id@@ @@kwargsrepr@@ \"quoted\" \\ é ✓ \n"}, {"nested": {"a": [1, 2.5, None, True]}},
+     {f"key_{i}": "v" * i for i in range(60)}, {"odd key": 1, "%": "%%"}],
+)
+@pytest.mark.parametrize("priority", [None, 0, 6])
+def test_the_template_builds_what_celerys_code_builds(kwargs: dict[str, Any], priority: int | None) -> None:
+    """``build`` (a template per task, filled per message) against ``build_with_celery`` (Celery's code each time)."""
+    builder = MessageBuilder(publisher_app(BrokerSettings(redis_url="redis://127.0.0.1:1/0")))  # never connects
+    try:
+        for spec in TASKS.values():
+            for task_id in (TASK_ID, "a1b2c3d4-0000-4000-8000-%(id)s00"):
+                fast_list, fast = builder.build(spec.name, kwargs, spec.queue, task_id, priority=priority)
+                slow_list, slow = builder.build_with_celery(spec.name, kwargs, spec.queue, task_id, priority=priority)
+                assert fast_list == slow_list
+                assert without_tag(fast) == without_tag(slow)
+                assert json.loads(fast)["properties"]["delivery_tag"] != json.loads(slow)["properties"]["delivery_tag"]
+    finally:
+        builder.app.close()

@@ -6,9 +6,12 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
+from contextvars import copy_context
+from datetime import UTC, datetime
 
 import pytest
-from task_contract.cloud_logging import configure_logging, severity
+from api import access_log
+from task_contract.cloud_logging import TRACE_FIELD, access_log_request, configure_logging, log_fields, severity
 
 
 @pytest.fixture(autouse=True)
@@ -84,3 +87,42 @@ def test_unknown_level_names_the_choices() -> None:
 )
 def test_severity_uses_cloud_logging_names(levelno: int, name: str) -> None:
     assert severity(levelno) == name
+
+
+@pytest.mark.parametrize(
+    ("args", "fields", "trace"),
+    [
+        (("10.0.0.7:5123", "POST", "/v1/tasks/add", "1.1", 202), {"task_id": "t-1", "task": "add"}, None),
+        (("10.0.0.7:5123", "POST", '/v1/tasks/"odd\\path\u00e9?x=%s', "1.1", 422), {}, "projects/p/traces/abc"),
+        (("", "GET", "/healthz", "2", "200"), {"submission": "replayed \u2713"}, "projects/p/traces/def"),
+        (("only", "three", "args"), {}, None),
+    ],
+)
+def test_the_access_line_is_what_json_dumps_writes(
+    args: tuple[object, ...], fields: dict[str, str], trace: str | None
+) -> None:
+    """AccessLineFormatter writes field by field; the bytes must be json.dumps of the documented entry."""
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, " ".join(["%s"] * len(args)), args, None)
+
+    def format_in_request() -> str:
+        with log_fields(**({TRACE_FIELD: trace} if trace else {})):
+            access_log.note(**fields)
+            return access_log.AccessLineFormatter().format(record)
+
+    line = copy_context().run(format_in_request)  # the noted fields stay in that copy
+    entry: dict[str, object] = {"severity": "INFO", "message": record.getMessage(), "logger": "uvicorn.access",
+                                **fields, **({TRACE_FIELD: trace} if trace else {}),
+                                "time": datetime.fromtimestamp(record.created, UTC).isoformat()}
+    request = access_log_request(record)
+    if request is not None:
+        entry["httpRequest"] = request
+    assert line == json.dumps(entry)
+
+
+@pytest.mark.parametrize(
+    "created",
+    [0.0, 1.0, 1.9999995, 1.0000005, 1764778772.31446, 1764778772.9999996, 1764778772.0000004, 2**31 + 0.5e-6,
+     1764778799.999999, 1764778800.0],
+)
+def test_the_access_line_time_is_isoformat_to_the_microsecond(created: float) -> None:
+    assert access_log._iso_time(created) == datetime.fromtimestamp(created, UTC).isoformat()

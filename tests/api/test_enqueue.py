@@ -9,6 +9,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from api.routes.tasks import accepted, accepted_body
+from api.submission import Submitted
+from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 from task_contract import TASKS
 
@@ -144,3 +147,15 @@ def test_integral_floats_are_integers_as_in_json_schema(client: TestClient, redi
     [message] = queued_messages(redis_server, "high")
     _, kwargs, _ = json.loads(base64.b64decode(str(message["body"])))
     assert kwargs == {"x": 3, "y": -2} and isinstance(kwargs["x"], int)
+
+
+@pytest.mark.parametrize("replayed", [False, True])
+@pytest.mark.parametrize("task_id", ["6f1c1a54-7d0e-4a8e-9a3c-5d1e2b3c4d5e", 'odd "id" \\ é'])
+def test_the_202_is_what_jsonresponse_renders_of_the_model(replayed: bool, task_id: str) -> None:
+    """``accepted`` writes the body directly; it must be the bytes JSONResponse renders of ``TaskAccepted``."""
+    spec, submitted = TASKS["external_call"], Submitted(task_id, replayed)
+    response = accepted(spec, submitted)
+    expected = JSONResponse(accepted_body(spec, submitted).model_dump(), status_code=202,
+                            headers={"Location": f"/v1/tasks/{task_id}"})
+    assert (response.status_code, response.body, response.headers.items()) == (
+        expected.status_code, expected.body, expected.headers.items())

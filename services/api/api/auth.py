@@ -21,6 +21,7 @@ import anyio.to_thread
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 from api.google_identity import GoogleIdTokens, IdTokenRejected, looks_like_jwt
 
@@ -135,6 +136,19 @@ class ApiKeyBearer(HTTPBearer):
         if caller is None:
             raise _unauthorized("invalid API key: use one of the keys in API_KEYS or API_KEYS_FILE")
         return caller
+
+
+def api_key_caller(request: Request) -> Caller | None:
+    """The caller of a valid bearer API key, as ``ApiKeyBearer`` reads it; None for anything else.
+
+    None (no or another scheme, a Google ID token, an unknown key) leaves the request to
+    ``ApiKeyBearer``, which answers it: the enqueue route's fast path (``routes.tasks.EnqueueRoute``).
+    """
+    scheme, credentials = get_authorization_scheme_param(request.headers.get("Authorization"))
+    if scheme.lower() != "bearer" or not credentials or looks_like_jwt(credentials):
+        return None
+    keys: ApiKeys = request.app.state.api_keys
+    return keys.identify(credentials)
 
 
 require_caller = ApiKeyBearer(

@@ -17,9 +17,15 @@ same bytes with Celery's and kombu's own code where they expose it, and mirrors 
 5. ``kombu.transport.redis.Channel._put``: the list is ``_q_for_pri(queue, priority)`` and the
    entry is ``kombu.utils.json.dumps(message)``.
 
+Per message only the body (the kwargs), the task id, ``kwargsrepr`` and the delivery tag
+differ: ``MessageBuilder.build`` fills them into a template that ``build_with_celery`` (the steps
+above, Celery's and kombu's code) rendered once per task, queue and priority, instead of
+running those steps for every request (a tenth of an enqueue's CPU, docs/benchmarks.md).
+
 kombu and Celery are pinned (services/api/requirements.txt). ``tests/api/test_celery_message.py``
 publishes the same task with the real ``send_task`` and through this module into a real Redis
-and compares the two entries field by field: a kombu or Celery upgrade that changes the
+and compares the two entries byte for byte (the delivery tag aside), and the template against
+``build_with_celery`` for many payloads: a kombu or Celery upgrade that changes the
 envelope fails that test. Not mirrored, because the API's configuration never uses them:
 per-queue ``x-expires`` (``PEXPIRE``), ``global_keyprefix``, compression, exchanges other than
 the anonymous one, and the queue/binding declaration (the worker declares its queues itself).
@@ -27,6 +33,7 @@ the anonymous one, and the queue/binding declaration (the worker declares its qu
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Callable
@@ -59,6 +66,15 @@ _serialize: Callable[..., tuple[str, str, bytes]] = serialization.dumps
 _b64encode: Callable[[bytes], str] = _base64.encode
 # kombu's JSON (what the Redis transport's ``dumps`` is); untyped upstream.
 _json_dumps: Callable[[Any], str] = kombu_json.dumps
+_b64decode: Callable[[str], bytes] = _base64.decode
+# What kombu's JSON writes for a str (json's own encoder, ensure_ascii), without an encoder object per call.
+_json_string: Callable[[str], str] = json.encoder.encode_basestring_ascii
+
+# A template's placeholders while it is built (``MessageBuilder._template``); no JSON escapes in them.
+_MARK_ID: Final = "@@task-id@@"
+_MARK_KWARGSREPR: Final = "@@kwargsrepr@@"
+# The serialized body ``(args, kwargs, embed)`` of a task sent by name starts with no args.
+_BODY_HEAD: Final = "[[], "
 
 
 def publisher_app(settings: BrokerSettings) -> Celery:
@@ -128,6 +144,8 @@ class MessageBuilder:
         # What as_task_v2 would compute for every message sent by name without positional args.
         self._argsrepr: str = saferepr((), app.amqp.argsrepr_maxsize, maxlevels=app.conf.task_repr_maxlevels)
         self._kwargsrepr_maxsize: int = app.amqp.kwargsrepr_maxsize
+        self._templates: dict[tuple[str, str, int | None], tuple[str, str]] = {}
+        self._body_tail = ""
 
     def route(self, queue_name: str) -> Route:
         route = self._routes.get(queue_name)
@@ -145,7 +163,58 @@ class MessageBuilder:
     def build(
         self, task_name: str, kwargs: dict[str, Any], queue: str, task_id: str, priority: int | None = None
     ) -> tuple[str, str]:
-        """The Redis list to LPUSH to and the JSON entry to push."""
+        """The Redis list to LPUSH to and the JSON entry to push: the task's template with this message's parts."""
+        key = (task_name, queue, priority)
+        template = self._templates.get(key)
+        if template is None:
+            template = self._templates[key] = self._template(task_name, queue, priority)
+        queue_list, envelope = template
+        kwargsrepr = fast_kwargsrepr(kwargs, self._kwargsrepr_maxsize) or saferepr(
+            kwargs, self._kwargsrepr_maxsize, maxlevels=self.app.conf.task_repr_maxlevels
+        )
+        body = _BODY_HEAD + _json_dumps(kwargs) + self._body_tail
+        return queue_list, envelope % {
+            "body": _json_string(_b64encode(body.encode())),
+            "id": _json_string(task_id),
+            "kwargsrepr": _json_string(kwargsrepr),
+            "tag": _json_string(str(uuid.uuid4())),
+        }
+
+    def _template(self, task_name: str, queue: str, priority: int | None) -> tuple[str, str]:
+        """Celery's entry for this task with placeholders where a message differs: body, id, kwargsrepr, tag.
+
+        Built once per task, queue and priority (in the serving process: ``origin`` names its pid),
+        from ``build_with_celery``'s own output, so the fixed parts are Celery's and kombu's bytes.
+        """
+        queue_list, entry = self.build_with_celery(task_name, {}, queue, _MARK_ID, priority, kwargsrepr=_MARK_KWARGSREPR)
+        message = json.loads(entry)
+        empty_body = _b64decode(message["body"]).decode()
+        if not empty_body.startswith(_BODY_HEAD + "{}"):
+            raise ValueError(f"Celery's task body has another shape than [args, kwargs, embed]: {empty_body!r}")
+        self._body_tail = empty_body[len(_BODY_HEAD) + 2:]
+        envelope = entry.replace("%", "%%")
+        for placeholder, value, count in (
+            ("%(body)s", message["body"], 1),
+            ("%(id)s", _MARK_ID, 3),  # headers id and root_id, properties correlation_id
+            ("%(kwargsrepr)s", _MARK_KWARGSREPR, 1),
+            ("%(tag)s", message["properties"]["delivery_tag"], 1),
+        ):
+            quoted = _json_dumps(value)
+            if envelope.count(quoted) != count:
+                raise ValueError(f"Celery's envelope holds {quoted} {envelope.count(quoted)} times, not {count}")
+            envelope = envelope.replace(quoted, placeholder)
+        return queue_list, envelope
+
+    def build_with_celery(
+        self,
+        task_name: str,
+        kwargs: dict[str, Any],
+        queue: str,
+        task_id: str,
+        priority: int | None = None,
+        kwargsrepr: str | None = None,
+    ) -> tuple[str, str]:
+        """``build``, every part computed by Celery's and kombu's code (the template's source; tests compare)."""
         app = self.app
         route = self.route(queue)
         # Celery.send_task -> AMQP.create_task_message (as_task_v2), args=None, by name.
@@ -158,7 +227,8 @@ class MessageBuilder:
             create_sent_event=app.conf.task_send_sent_event,
             ignore_result=None,
             argsrepr=self._argsrepr,
-            kwargsrepr=fast_kwargsrepr(kwargs, self._kwargsrepr_maxsize),  # None: as_task_v2 uses saferepr
+            # None: as_task_v2 uses saferepr
+            kwargsrepr=kwargsrepr or fast_kwargsrepr(kwargs, self._kwargsrepr_maxsize),
         )
         # kombu.Producer.publish: delivery mode, then _prepare (serialize).
         properties["delivery_mode"] = route.delivery_mode

@@ -29,6 +29,7 @@ from api.google_identity import GoogleIdTokens
 from api.body_limit import BodySizeLimit
 from api.celery_message import MessageBuilder, publisher_app
 from api.core.config import ApiSettings
+from api.enqueue_fast_lane import EnqueueFastLane
 from api.idempotency import IdempotencyConflict
 from api.trace_context import TraceContext
 from api.metrics import INVALID_PAYLOAD, PAYLOAD_TOO_LARGE, ApiMetrics
@@ -135,6 +136,8 @@ def create_app(settings: ApiSettings | None = None, broker_settings: BrokerSetti
             metrics.failed(spec, PAYLOAD_TOO_LARGE)
 
     access_log.install()
+    # Innermost: a well-formed enqueue is answered here, inside the body limit and the trace.
+    app.add_middleware(EnqueueFastLane)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, on_reject=count_too_large)
     # Outermost: the trace is bound for everything the request logs, the access line included.
     app.add_middleware(TraceContext)

@@ -5,7 +5,8 @@ and the publish cannot disagree. A submit that timed out (503: outcome unknown) 
 retried with the same key either finds the claim, and then its task was published, or
 finds no claim and publishes. Without a key, a retry after a 503 may enqueue a second copy.
 
-One round trip when the result backend is the broker's Redis (the usual set-up). With a
+One round trip when the result backend is the broker's Redis (the usual set-up), shared with the submits of
+the same event-loop turn (``api.batched_script``: auto-pipelining). With a
 separate result-backend Redis the id is recorded there first, then the script runs.
 
 Back-pressure (429, nothing enqueued) is checked in the same script (the queue's length over
@@ -25,6 +26,7 @@ import redis.asyncio
 from task_contract import TaskSpec, work_ledger
 
 from api import idempotency
+from api.batched_script import BatchedScript
 from api.celery_message import MessageBuilder
 from api.metrics import BACKPRESSURE, BROKER_UNAVAILABLE, IDEMPOTENCY_CONFLICT, ApiMetrics
 from api.priority_lists import priority_lists
@@ -95,10 +97,11 @@ class Submitter:
     memory_high_water: float
     max_queue_lengths: Mapping[str, int]
     new_task_id: Callable[[], str] = field(default=lambda: str(uuid.uuid4()))
-    _script: Any = None
+    _script: BatchedScript = field(init=False)
 
     def __post_init__(self) -> None:
-        self._script = self.redis.broker_client.register_script(_SUBMIT_SCRIPT)
+        # Concurrent submits share a round trip (auto-pipelining, api.batched_script).
+        self._script = BatchedScript(self.redis.broker_client, _SUBMIT_SCRIPT, self.redis.deadline_seconds)
 
     async def submit(self, spec: TaskSpec, kwargs: dict[str, Any], claim_key: str | None) -> Submitted:
         """Publish under a new id, or return the id an earlier submit with ``claim_key`` published.
@@ -130,13 +133,14 @@ class Submitter:
                     f"{self.memory_high_water:.0%}: nothing was enqueued; retry after Retry-After seconds"
                 )
         task_id = self.new_task_id()
-        fingerprint = idempotency.fingerprint(spec.name, kwargs)
+        # Only a claimed key is compared with a payload (a replay needs a key).
+        fingerprint = idempotency.fingerprint(spec.name, kwargs) if claim_key else ""
         queue_list, message = self.messages.build(spec.name, kwargs, spec.queue, task_id)
         ttl = self.redis.settings.result_ttl_seconds
         if not self.redis.shared:
             await self.redis.results_client.set(submitted_key(task_id), spec.name, ex=ttl)
         max_length = self.max_queue_lengths.get(spec.queue, 0)
-        reply = await self._script(
+        reply = await self._script.call(
             keys=[
                 queue_list,
                 claim_key or "",
@@ -154,7 +158,6 @@ class Submitter:
                 task_id,
                 time.time(),
             ],
-            client=self.redis.broker_client,
         )
         outcome = reply[0].decode()
         if outcome == "replay":

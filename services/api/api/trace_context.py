@@ -19,8 +19,13 @@ class TraceContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        trace = trace_name(headers.get("x-cloud-trace-context"), headers.get("traceparent"))
+        cloud_trace = traceparent = None
+        for name, value in scope["headers"]:  # the two it needs, not a dict of all (a cost per request)
+            if name == b"x-cloud-trace-context":
+                cloud_trace = value.decode("latin-1")
+            elif name == b"traceparent":
+                traceparent = value.decode("latin-1")
+        trace = trace_name(cloud_trace, traceparent)
         if trace is None:
             await self.app(scope, receive, send)
             return

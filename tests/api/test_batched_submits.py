@@ -1,0 +1,157 @@
+"""Auto-pipelined submits (api.batched_script) on a real redis-server: one batch, each request its own outcome.
+
+Concurrent submits of one event-loop turn go to Redis in one pipeline. Within a batch every
+request must still get its own answer (published, replayed, conflict, queue full), a NOSCRIPT
+reload must not lose or repeat a call, and when Redis hangs or dies with a batch in flight,
+every waiting request must get its answer within its deadline (503: outcome unknown), and
+nothing that Redis did not publish may be reported as published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from api import idempotency
+from api.auth import Caller
+from api.batched_script import BatchedScript
+from api.celery_message import MessageBuilder, publisher_app
+from api.metrics import ApiMetrics
+from api.redis_clients import BrokerUnavailable, RedisClients
+from api.submission import Backpressure, MemoryWatch, Submitted, Submitter
+from task_contract import QUEUES, TASKS
+
+from tests.api.conftest import broker_settings
+from tests.support.redis_server import RedisServer
+
+ADD, FLAKY = TASKS["add"], TASKS["flaky"]
+CALLER = Caller(key_id="batch-test")
+# The deadline (REDIS_CONNECT_TIMEOUT_SECONDS, 1 s) plus scheduling slack on a busy 2-core machine.
+ANSWERED_WITHIN = 2.5
+
+
+@asynccontextmanager
+async def submitter(redis: RedisServer, batches: list[int], **limits: Any) -> AsyncIterator[Submitter]:
+    """A Submitter on ``redis``; ``batches`` records the size of every pipeline it sends."""
+    settings = broker_settings(redis)
+    clients = RedisClients.from_settings(settings, max_connections=10)
+    celery = publisher_app(settings)
+    built = Submitter(clients, ApiMetrics(TASKS.values(), clients.broker_redis, QUEUES), MessageBuilder(celery),
+                      MemoryWatch(clients.broker_client), 60, 1.0, limits)
+    script: BatchedScript = built._script
+    send = script._pipeline
+
+    async def counted(batch: list[Any]) -> list[Any]:
+        batches.append(len(batch))
+        return await send(batch)
+
+    script._pipeline = counted  # type: ignore[method-assign]
+    try:
+        yield built
+    finally:
+        await clients.aclose()
+        celery.close()
+
+
+def claim(key: str) -> str:
+    return idempotency.storage_key(CALLER, ADD.name, key)
+
+
+async def outcomes(calls: list[Callable[[], Any]]) -> list[tuple[Any, float]]:
+    """Run the calls in one loop turn; each one's result or exception, and how long it took."""
+
+    async def timed(call: Callable[[], Any]) -> tuple[Any, float]:
+        started = time.monotonic()
+        try:
+            result = await call()
+        except Exception as exc:  # noqa: BLE001 - the outcome under test
+            result = exc
+        return result, time.monotonic() - started
+
+    return await asyncio.gather(*(timed(call) for call in calls))
+
+
+def test_one_batch_gives_each_request_its_own_outcome_after_a_noscript_reload(redis_server: RedisServer) -> None:
+    client = redis_server.client()
+    client.lpush("low", "an earlier task")  # the low queue is at its maximum length (1)
+    batches: list[int] = []
+
+    async def scenario() -> list[tuple[Any, float]]:
+        async with submitter(redis_server, batches, low=1) as subs:
+            first = await subs.submit(ADD, {"x": 1, "y": 1}, claim("held"))
+            client.script_flush()  # as after a Redis restart: the next batch gets NOSCRIPT
+            return await outcomes([
+                lambda: subs.submit(ADD, {"x": 1, "y": 1}, claim("held")),  # replay of `first`
+                lambda: subs.submit(ADD, {"x": 9, "y": 9}, claim("held")),  # same key, other payload
+                lambda: subs.submit(FLAKY, {"fail_times": 0}, None),  # queue full
+                lambda: subs.submit(ADD, {"x": 2, "y": 2}, claim("new")),  # published, claims "new"
+                lambda: subs.submit(ADD, {"x": 3, "y": 3}, None),  # published
+                lambda: subs.submit(ADD, {"x": 2, "y": 2}, claim("new")),  # later in the batch: replay of "new"
+            ]) + [(first, 0.0)]
+
+    results = asyncio.run(scenario())
+    replay, conflict, full, new, plain, new_again, first = [result for result, _ in results]
+
+    # `first` (NOSCRIPT on a fresh Redis, then again after SCRIPT LOAD); the six (NOSCRIPT), the six again
+    assert batches == [1, 1, 6, 6]
+    assert replay == Submitted(first.task_id, replayed=True)
+    assert isinstance(conflict, idempotency.IdempotencyConflict)
+    assert isinstance(full, Backpressure) and "at its maximum length 1" in str(full)
+    assert isinstance(new, Submitted) and not new.replayed
+    assert isinstance(plain, Submitted) and not plain.replayed
+    assert new_again == Submitted(new.task_id, replayed=True)  # the scripts ran in order, each alone
+    assert client.llen("high") == 3 and client.llen("low") == 1  # first, new, plain; nothing twice
+
+
+@pytest.mark.parametrize("fault", ["hung", "hung then killed", "gone"])
+def test_a_batch_in_flight_when_redis_hangs_or_dies_answers_every_request_in_time(
+    redis_server: RedisServer, fault: str
+) -> None:
+    assert redis_server.process is not None
+    pid = redis_server.process.pid
+    batches: list[int] = []
+
+    async def scenario() -> tuple[list[tuple[Any, float]], list[tuple[Any, float]]]:
+        async with submitter(redis_server, batches) as subs:
+            await subs.submit(ADD, {"x": 0, "y": 0}, None)  # connected, script loaded
+            if fault == "gone":
+                os.kill(pid, signal.SIGKILL)
+                redis_server.process.wait(5)
+            else:
+                os.kill(pid, signal.SIGSTOP)  # the batch is written, its replies never come
+            calls = [lambda i=i: subs.submit(ADD, {"x": i, "y": i}, claim(f"k{i}")) for i in range(40)]
+            in_flight = asyncio.ensure_future(outcomes(calls))
+            if fault == "hung then killed":
+                await asyncio.sleep(0.3)
+                os.kill(pid, signal.SIGKILL)
+            during = await in_flight
+            if fault == "hung":
+                os.kill(pid, signal.SIGCONT)
+                await asyncio.sleep(0.3)  # Redis may run the batch it had read: published, yet answered 503
+            else:
+                redis_server.process.wait(5)
+                redis_server.start()
+            after = await outcomes([lambda i=i: subs.submit(ADD, {"x": i, "y": i}, claim(f"k{i}")) for i in range(40)])
+            return during, after
+
+    try:
+        during, after = asyncio.run(scenario())
+    finally:
+        if fault == "hung" and redis_server.process is not None and redis_server.process.poll() is None:
+            os.kill(pid, signal.SIGCONT)
+
+    for result, seconds in during:
+        assert isinstance(result, BrokerUnavailable), result  # 503, never 202
+        assert seconds < ANSWERED_WITHIN, seconds
+    assert 40 in batches  # the 40 went out as one batch
+    # Retried with their keys: each is published exactly once, whether or not the hung batch ran.
+    assert all(isinstance(result, Submitted) for result, _ in after), after
+    # Hung: the first task and each key's once (replayed if the hung batch ran). Killed: Redis lost all
+    # (no persistence), the retries published anew.
+    assert redis_server.client().llen("high") == (41 if fault == "hung" else 40)
