@@ -10,6 +10,7 @@ nothing that Redis did not publish may be reported as published.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import time
@@ -37,9 +38,15 @@ ANSWERED_WITHIN = 2.5
 
 
 @asynccontextmanager
-async def submitter(redis: RedisServer, batches: list[int], **limits: Any) -> AsyncIterator[Submitter]:
-    """A Submitter on ``redis``; ``batches`` records the size of every pipeline it sends."""
-    settings = broker_settings(redis)
+async def submitter(
+    redis: RedisServer, batches: list[int], results_db: int | None = None, **limits: Any
+) -> AsyncIterator[Submitter]:
+    """A Submitter on ``redis``; ``batches`` records the size of every pipeline it sends.
+
+    ``results_db``: results in another database of ``redis`` (the API's separate result-backend path).
+    """
+    overrides = {"result_backend_url": redis.url.rsplit("/", 1)[0] + f"/{results_db}"} if results_db is not None else {}
+    settings = broker_settings(redis, **overrides)
     clients = RedisClients.from_settings(settings, max_connections=10)
     celery = publisher_app(settings)
     built = Submitter(clients, ApiMetrics(TASKS.values(), clients.broker_redis, QUEUES), MessageBuilder(celery),
@@ -155,3 +162,54 @@ def test_a_batch_in_flight_when_redis_hangs_or_dies_answers_every_request_in_tim
     # Hung: the first task and each key's once (replayed if the hung batch ran). Killed: Redis lost all
     # (no persistence), the retries published anew.
     assert redis_server.client().llen("high") == (41 if fault == "hung" else 40)
+
+
+def test_a_hung_batch_without_keys_is_never_published_twice(redis_server: RedisServer) -> None:
+    """redis-py resends a pipeline once after a timeout; Redis, resumed, has both copies to run.
+
+    The script is keyed on the task id (its submitted record), so the second copy of a call publishes
+    nothing: each request is published at most once, even with no Idempotency-Key to absorb it.
+    """
+    assert redis_server.process is not None
+    pid = redis_server.process.pid
+    batches: list[int] = []
+
+    async def scenario() -> list[tuple[Any, float]]:
+        async with submitter(redis_server, batches) as subs:
+            await subs.submit(ADD, {"x": 0, "y": 0}, None)  # connected, script loaded
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                during = await outcomes([lambda i=i: subs.submit(ADD, {"x": i, "y": i}, None) for i in range(20)])
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            await asyncio.sleep(0.5)  # Redis runs whatever it had read
+            return during
+
+    during = asyncio.run(scenario())
+    assert all(isinstance(result, BrokerUnavailable) for result, _ in during), during
+    client = redis_server.client()
+    ids = [message_task_id(raw) for raw in client.lrange("high", 0, -1)]
+    assert len(ids) == len(set(ids)), f"a task id was published twice: {len(ids)} messages, {len(set(ids))} ids"
+    assert len(ids) <= 21, len(ids)
+
+
+def message_task_id(raw: bytes) -> str:
+    return str(json.loads(raw)["headers"]["id"])
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["record-in-broker", "separate-result-redis"])
+def test_a_resent_call_publishes_nothing_the_second_time(redis_server: RedisServer, shared: bool) -> None:
+    """What redis-py's one resend after a connection error does: the same EVALSHA, same task id, again."""
+    batches: list[int] = []
+
+    async def scenario() -> tuple[Submitted, Submitted]:
+        async with submitter(redis_server, batches, results_db=None if shared else 1) as subs:
+            assert subs.redis.shared is shared
+            subs.new_task_id = lambda: "resent-task-id"
+            first = await subs.submit(ADD, {"x": 1, "y": 2}, None)
+            second = await subs.submit(ADD, {"x": 1, "y": 2}, None)
+            return first, second
+
+    first, second = asyncio.run(scenario())
+    assert first == second == Submitted("resent-task-id", replayed=False)
+    assert redis_server.client().llen("high") == 1

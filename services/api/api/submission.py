@@ -37,7 +37,13 @@ from api.task_status import submitted_key
 # ledger (task_contract.work_ledger: what the autoscaler counts), 5.. the queue's lists.
 # ARGV: 1 message, 2 claim ('' = no key), 3 window s, 4 record ('' = not here), 5 record TTL s, 6 max length (0 = none),
 # 7 task id, 8 now (Unix s, the ledger score).
+# The first lines make a second run of the same call (redis-py resends a pipeline once after a connection
+# error, e.g. a failover after Redis ran it) publish nothing: the task id is new per request, so its
+# record (or, with a separate result Redis, its ledger entry) exists only if this call already ran.
 _SUBMIT_SCRIPT: Final = """
+if ARGV[4] ~= '' then
+  if redis.call('EXISTS', KEYS[3]) == 1 then return {'published'} end
+elseif redis.call('ZSCORE', KEYS[4], ARGV[7]) then return {'published'} end
 if ARGV[2] ~= '' then
   local held = redis.call('GET', KEYS[2])
   if held then return {'replay', held} end
