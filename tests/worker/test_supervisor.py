@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import re
 import signal
+import time
 
 import psutil
 import pytest
 
 from tests.support.ports import wait_until
+from worker.supervisor import KILL_AFTER_SECONDS
 from tests.support.worker_process import queue_depth, result_of, unacked
 from tests.worker.test_faults import CLOUD_RUN_GRACE_SECONDS, clean, started
 
@@ -96,3 +98,43 @@ def test_a_running_task_is_requeued_only_after_its_process_has_exited(redis_serv
     assert alive_at_requeue == [], f"requeued while processes {alive_at_requeue} still ran\n{worker.describe()}"
     assert queue_depth(redis_server, "default") == 2 and unacked(redis_server) == 0, worker.describe()
     assert "requeued 1 task(s) that worker process" in worker.output()
+
+
+def mixed_load(redis_server, worker_factory, client):
+    """A worker whose 2 processes each run 2 tasks: 2 short ones (4 s, they finish inside the 6 s soft
+    shutdown window) and 2 long ones (15 s, requeued); their results, short first."""
+    worker = worker_factory(redis_server, WORKER_CONCURRENCY="2")
+    short = [client.send_task("external_call", kwargs={"latency_seconds": 4}) for _ in range(2)]
+    long = [client.send_task("external_call", kwargs={"latency_seconds": 15}) for _ in range(2)]
+    for result in short + long:
+        started(worker, result.id)
+    return worker, consumers(worker), short, long
+
+
+def stopped_like_one_sigterm(worker, children, redis_server, client, short, long, signalled: float) -> None:
+    """Exit 0 within the window, nothing killed, the short tasks finished once, the long ones requeued once."""
+    assert worker.process is not None
+    code = worker.process.wait(CLOUD_RUN_GRACE_SECONDS + 5)
+    elapsed = time.monotonic() - signalled
+    assert code == 0 and elapsed < KILL_AFTER_SECONDS, f"exit {code} after {elapsed:.1f}s\n{worker.describe()}"
+    assert "killing them" not in worker.output() and clean(worker), worker.describe()
+    assert not any(running(p) for p in children)
+    assert [result_of(client, r.id, 1)["latency_seconds"] >= 4 for r in short] == [True, True]
+    assert all(client.backend.get_task_meta(r.id)["status"] != "SUCCESS" for r in long), worker.describe()
+    assert queue_depth(redis_server, "default") == 2 and unacked(redis_server) == 0, worker.describe()
+    assert worker.output().count("requeued 1 task(s) that worker process") == 2, worker.describe()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_to_the_whole_process_group_stops_it_like_one_sigterm(redis_server, worker_factory, client, signum):
+    # A terminal's Ctrl-C (SIGINT), `kill -TERM -<pgid>` and honcho signal every process of the group.
+    # The consumers used to get it twice (the group's and the supervisor's copy) and hang until killed
+    # at 9.5 s; and a SIGINT passed on as such was Celery's warm shutdown, which requeued the short
+    # tasks at once instead of letting them finish.
+    worker, children, short, long = mixed_load(redis_server, worker_factory, client)
+    assert not any(r.ready() for r in short), "a short task finished before the signal: the test proves nothing"
+
+    signalled = time.monotonic()
+    os.killpg(worker.pid, signum)
+
+    stopped_like_one_sigterm(worker, children, redis_server, client, short, long, signalled)
