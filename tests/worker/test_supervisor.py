@@ -122,6 +122,7 @@ def stopped_like_one_sigterm(worker, children, redis_server, client, short, long
     assert [result_of(client, r.id, 1)["latency_seconds"] >= 4 for r in short] == [True, True]
     assert all(client.backend.get_task_meta(r.id)["status"] != "SUCCESS" for r in long), worker.describe()
     assert queue_depth(redis_server, "default") == 2 and unacked(redis_server) == 0, worker.describe()
+    # Each process hands over its long task only: a short one handed over too was cancelled early.
     assert worker.output().count("requeued 1 task(s) that worker process") == 2, worker.describe()
 
 
@@ -136,5 +137,19 @@ def test_a_signal_to_the_whole_process_group_stops_it_like_one_sigterm(redis_ser
 
     signalled = time.monotonic()
     os.killpg(worker.pid, signum)
+
+    stopped_like_one_sigterm(worker, children, redis_server, client, short, long, signalled)
+
+
+def test_sigterm_to_every_process_at_once_stops_it_like_one_sigterm(redis_server, worker_factory, client):
+    # systemd's default KillMode=control-group (or pkill) signals each process: a consumer gets SIGTERM
+    # directly and again from the supervisor. Celery took the second as "cancel the tasks now" (the
+    # short ones were requeued too), or ran its soft shutdown twice and was killed (worker.stop_signal).
+    worker, children, short, long = mixed_load(redis_server, worker_factory, client)
+    assert not any(r.ready() for r in short), "a short task finished before the signal: the test proves nothing"
+
+    signalled = time.monotonic()
+    for pid in [worker.pid, *(p.pid for p in children)]:
+        os.kill(pid, signal.SIGTERM)
 
     stopped_like_one_sigterm(worker, children, redis_server, client, short, long, signalled)
