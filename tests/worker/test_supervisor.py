@@ -153,3 +153,21 @@ def test_sigterm_to_every_process_at_once_stops_it_like_one_sigterm(redis_server
         os.kill(pid, signal.SIGTERM)
 
     stopped_like_one_sigterm(worker, children, redis_server, client, short, long, signalled)
+
+
+def test_a_third_ctrl_c_stops_at_once_and_loses_no_task(redis_server, worker_factory, client):
+    # Ctrl-C escalates as in Celery: the first is the soft shutdown, the second cancels the running
+    # tasks (the supervisor passes it on as SIGQUIT), the third exits at once. Every task is requeued.
+    worker, children, short, long = mixed_load(redis_server, worker_factory, client)
+    signalled = time.monotonic()
+    for _ in range(3):
+        os.killpg(worker.pid, signal.SIGINT)
+        time.sleep(0.5)
+
+    assert worker.process is not None
+    assert worker.process.wait(CLOUD_RUN_GRACE_SECONDS) == 0, worker.describe()
+    elapsed = time.monotonic() - signalled
+    assert elapsed < 5, f"exited {elapsed:.1f}s after the first Ctrl-C\n{worker.describe()}"
+    assert "killing them" not in worker.output() and not any(running(p) for p in children)
+    assert not any(client.backend.get_task_meta(r.id)["status"] == "SUCCESS" for r in short + long)
+    assert queue_depth(redis_server, "default") == 4 and unacked(redis_server) == 0, worker.describe()

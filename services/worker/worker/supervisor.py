@@ -113,6 +113,7 @@ class Supervisor:
         self.processes, self.port = processes, port
         self.children: list[Child] = []
         self.stopping = threading.Event()
+        self.escalations = 0  # SIGINT/SIGQUIT after the first stop signal (a second Ctrl-C, a third)
 
     def health(self) -> tuple[int, dict[str, Any]]:
         if self.stopping.is_set():
@@ -169,8 +170,10 @@ class Supervisor:
             self.stopping.set()
             self._signal_all(signal.SIGTERM)
         elif signum != signal.SIGTERM:
-            logger.warning("%s again: cancelling the running tasks now (requeued once their process has exited)",
-                           signal.Signals(signum).name)
+            self.escalations += 1
+            what = ("cancelling the running tasks now (requeued once their process has exited)"
+                    if self.escalations == 1 else "the worker processes exit at once")
+            logger.warning("%s again, passed on as SIGQUIT: %s", signal.Signals(signum).name, what)
             self._signal_all(signal.SIGQUIT)
 
     def _signal_all(self, signum: int) -> None:
