@@ -171,3 +171,13 @@ def test_a_third_ctrl_c_stops_at_once_and_loses_no_task(redis_server, worker_fac
     assert "killing them" not in worker.output() and not any(running(p) for p in children)
     assert not any(client.backend.get_task_meta(r.id)["status"] == "SUCCESS" for r in short + long)
     assert queue_depth(redis_server, "default") == 4 and unacked(redis_server) == 0, worker.describe()
+
+
+def test_a_sigkilled_supervisor_leaves_no_consumer_behind(redis_server, worker_factory):
+    # The consumers are in their own sessions, so a SIGKILL of the supervisor's group no longer reaches
+    # them: the kernel kills them when the supervisor dies (PR_SET_PDEATHSIG). A death signal of SIGTERM
+    # would leave them consuming, with no health endpoint, for the 6 s soft shutdown.
+    worker = worker_factory(redis_server)
+    children = consumers(worker)
+    os.kill(worker.pid, signal.SIGKILL)
+    wait_until(lambda: not any(running(p) for p in children), 3, "every consumer process to die with the supervisor")
