@@ -19,13 +19,16 @@ from celery.signals import worker_ready
 
 
 class _Stop:
+    installed = False
     started = False
 
 
 def _install(**_: Any) -> None:
     celery_stop = signal.getsignal(signal.SIGTERM)
-    if not callable(celery_stop):
+    # Once: a wrapper around this wrapper would swallow the stop.
+    if _Stop.installed or not callable(celery_stop):
         return
+    _Stop.installed = True
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
         if _Stop.started:  # checked and set with no call in between: a nested repeat cannot slip through
