@@ -88,10 +88,12 @@ class Child:
         self.requeue_file = Path(metrics_dir) / f"requeue-{index}.json"
         env = {**os.environ, CHILD_ENV: str(index), "WORKER_PROCESSES": "1", "PORT": str(self.port),
                "PROMETHEUS_MULTIPROC_DIR": metrics_dir, REQUEUE_FILE_ENV: str(self.requeue_file)}
-        # libc is looked up here, not in the forked child, where another thread may hold the loader's lock.
-        guard = _die_with(os.getpid(), ctypes.CDLL(None).prctl)
-        self.process = subprocess.Popen([sys.executable, "-m", "worker"], env=env, start_new_session=True,
-                                        preexec_fn=guard)
+        # Looked up here, not in the forked child, where another thread may hold the loader's lock.
+        prctl = getattr(ctypes.CDLL(None), "prctl", None)
+        # Linux only (Cloud Run): elsewhere a child stays in the supervisor's group, so a group SIGKILL still takes it.
+        linux = prctl is not None
+        self.process = subprocess.Popen([sys.executable, "-m", "worker"], env=env, start_new_session=linux,
+                                        preexec_fn=_die_with(os.getpid(), prctl) if linux else None)
         self.last: tuple[int, dict[str, Any]] = (503, {"status": "not consuming", "reason": "starting"})
 
     def probe(self) -> None:
