@@ -3,7 +3,7 @@
 honcho stops every process at once (on Ctrl-C, SIGTERM, or when one exits) and signals each
 process group, so Redis went down while the worker's soft shutdown still talked to it, and the
 worker's consumer processes, signalled twice (by the group signal and by their supervisor), hung
-until they were killed. Here the stop runs in two stages, each like Cloud Run's stop of a
+until they were killed (they now run in their own sessions: docs/runtime-contract.md). Here the stop runs in two stages, each like Cloud Run's stop of a
 container (SIGTERM to the process alone, SIGKILL to its whole group ``stop_timeout`` seconds
 later, saying so): first the API, the worker and the scheduler, then, once they have all exited,
 Redis. A second Ctrl-C (or SIGTERM) during the stop kills everything at once.

@@ -55,6 +55,11 @@ def main() -> int:
         if settings.processes > 1 and CHILD_ENV not in os.environ:
             return supervise(settings.processes, settings.port, settings.log_level)
         from worker.app import app
+
+        if CHILD_ENV in os.environ:
+            from worker.stop_signal import make_sigterm_idempotent
+
+            make_sigterm_idempotent()
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -5,12 +5,21 @@ tasks/s of I/O-bound work on its consumer's CPU (docs/benchmarks.md (b), (c)). W
 ``WORKER_PROCESSES`` > 1, ``python -m worker`` becomes this supervisor instead:
 
 - it starts that many ``python -m worker`` children, each an ordinary Celery worker with its own
-  consumer and pool, in its process group (a SIGKILL of the group takes them all);
+  consumer and pool, each in its own session: a signal to the supervisor's process group (a
+  terminal's Ctrl-C, ``kill -TERM -<pgid>``, honcho) reaches the supervisor alone, which passes it
+  on once. Signalled twice, a child took the second as Celery's "cancel the tasks now", or ran its
+  6 s soft shutdown twice and was killed at 9.5 s. The kernel SIGKILLs a child when the
+  supervisor dies (PR_SET_PDEATHSIG, as Celery does for its prefork children), so a SIGKILL of the
+  supervisor or its group still takes them all and no orphan consumes;
 - it serves ``$PORT``: ``/healthz`` is ``200`` only if *every* child answers ``200`` on its own
   loopback port, else ``503`` naming the child and its reason; ``/metrics`` sums the children's
   counters (prometheus_client's multiprocess mode);
-- SIGTERM/SIGINT/SIGQUIT are passed on to every child, which does its own soft shutdown (requeue
-  within Cloud Run's 10 s); the supervisor exits once they have; any still running at
+- the first SIGTERM, SIGINT or SIGQUIT is passed on to every child as SIGTERM, so each does the
+  soft shutdown Cloud Run's SIGTERM starts (requeue within 10 s; Celery's own SIGINT would be a
+  warm shutdown that requeues a running task while its thread still runs); a later SIGINT or
+  SIGQUIT (a second Ctrl-C) is passed on as SIGQUIT, Celery's escalation: running tasks are
+  cancelled now (requeued after the exit), and a third makes the children exit at once; a later
+  SIGTERM changes nothing. The supervisor exits once the children have; any still running at
   ``KILL_AFTER_SECONDS`` is SIGKILLed (its messages come back after the visibility timeout);
 - a thread-pool child's tasks still running at its exit are requeued here, once it has exited, so
   no copy starts elsewhere while the old one runs (worker.shutdown_requeue);
@@ -34,6 +43,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Final
@@ -52,12 +62,16 @@ CHILD_ENV: Final = "WORKER_CHILD_INDEX"
 _PR_SET_PDEATHSIG: Final = 1
 
 
-def _die_with_parent() -> None:
-    # A child left behind by a supervisor that was SIGKILLed alone would consume with no health endpoint.
-    try:
-        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass
+def _die_with(supervisor_pid: int, prctl: Any) -> Callable[[], None]:
+    """Run in the child before exec: die when the supervisor dies (an orphan would consume with no health endpoint)."""
+
+    def guard() -> None:
+        # The death signal fires when the forking thread exits: children are started from the main thread.
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != supervisor_pid:  # the supervisor died before the prctl took effect
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return guard
 
 
 def _free_loopback_port() -> int:
@@ -74,7 +88,12 @@ class Child:
         self.requeue_file = Path(metrics_dir) / f"requeue-{index}.json"
         env = {**os.environ, CHILD_ENV: str(index), "WORKER_PROCESSES": "1", "PORT": str(self.port),
                "PROMETHEUS_MULTIPROC_DIR": metrics_dir, REQUEUE_FILE_ENV: str(self.requeue_file)}
-        self.process = subprocess.Popen([sys.executable, "-m", "worker"], env=env, preexec_fn=_die_with_parent)
+        # Looked up here, not in the forked child, where another thread may hold the loader's lock.
+        prctl = getattr(ctypes.CDLL(None), "prctl", None)
+        # Linux only (Cloud Run): elsewhere a child stays in the supervisor's group, so a group SIGKILL still takes it.
+        linux = prctl is not None
+        self.process = subprocess.Popen([sys.executable, "-m", "worker"], env=env, start_new_session=linux,
+                                        preexec_fn=_die_with(os.getpid(), prctl) if linux else None)
         self.last: tuple[int, dict[str, Any]] = (503, {"status": "not consuming", "reason": "starting"})
 
     def probe(self) -> None:
@@ -96,6 +115,7 @@ class Supervisor:
         self.processes, self.port = processes, port
         self.children: list[Child] = []
         self.stopping = threading.Event()
+        self.escalations = 0  # SIGINT/SIGQUIT after the first stop signal (a second Ctrl-C, a third)
 
     def health(self) -> tuple[int, dict[str, Any]]:
         if self.stopping.is_set():
@@ -150,7 +170,13 @@ class Supervisor:
     def _on_signal(self, signum: int, _frame: Any) -> None:
         if not self.stopping.is_set():
             self.stopping.set()
-            self._signal_all(signum)
+            self._signal_all(signal.SIGTERM)
+        elif signum != signal.SIGTERM:
+            self.escalations += 1
+            what = ("cancelling the running tasks now (requeued once their process has exited)"
+                    if self.escalations == 1 else "the worker processes exit at once")
+            logger.warning("%s again, passed on as SIGQUIT: %s", signal.Signals(signum).name, what)
+            self._signal_all(signal.SIGQUIT)
 
     def _signal_all(self, signum: int) -> None:
         for child in self.children:
