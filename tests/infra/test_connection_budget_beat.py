@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.infra.harness import ProgramError, run_program_full
-from tests.infra.test_invalid_config import dev_value
+from tests.infra.invalid_config import dev_value
 
 ENTRIES = [{"name": "add-every-minute", "everySeconds": 60, "task": "add", "payload": {"x": 1, "y": 2}}]
 # prod on Redis 6.x with TLS, 5 GB (M2: 2,500 clients): the worst case without beat is 14,590
