@@ -25,6 +25,7 @@ from api.celery_message import MessageBuilder, publisher_app
 from api.metrics import ApiMetrics
 from api.redis_clients import BrokerUnavailable, RedisClients
 from api.submission import Backpressure, MemoryWatch, Submitted, Submitter
+from redis.exceptions import ResponseError
 from task_contract import QUEUES, TASKS
 
 from tests.api.conftest import broker_settings
@@ -155,3 +156,25 @@ def test_a_batch_in_flight_when_redis_hangs_or_dies_answers_every_request_in_tim
     # Hung: the first task and each key's once (replayed if the hung batch ran). Killed: Redis lost all
     # (no persistence), the retries published anew.
     assert redis_server.client().llen("high") == (41 if fault == "hung" else 40)
+
+
+def test_a_call_that_cannot_be_packed_or_errs_in_its_script_fails_alone(redis_server: RedisServer) -> None:
+    """Each EVALSHA is packed when called (hiredis), so a bad argument is that call's error, not the batch's;
+    a script error is that call's reply; and the one pooled connection goes back after each batch."""
+
+    async def scenario() -> tuple[list[tuple[Any, float]], Any]:
+        clients = RedisClients.from_settings(broker_settings(redis_server), max_connections=1)
+        script = BatchedScript(clients.broker_client, "return redis.call('INCRBY', KEYS[1], ARGV[1])", 1.0)
+        try:
+            calls: list[Callable[[], Any]] = [lambda i=i: script.call(["n"], [i]) for i in (1, 2, 3)]
+            batch = await outcomes([*calls, lambda: script.call(["n"], [object()]), lambda: script.call(["n"], ["x"])])
+            async with asyncio.timeout(ANSWERED_WITHIN):  # a connection not released would block here
+                return batch, await script.call(["n"], [10])
+        finally:
+            await clients.aclose()
+
+    batch, after = asyncio.run(scenario())
+    one, two, three, unpackable, script_error = [result for result, _ in batch]
+    assert (one, two, three, after) == (1, 3, 6, 16)
+    assert isinstance(unpackable, TypeError), unpackable
+    assert isinstance(script_error, ResponseError) and "not an integer" in str(script_error), script_error
