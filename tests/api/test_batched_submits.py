@@ -26,6 +26,7 @@ from api.celery_message import MessageBuilder, publisher_app
 from api.metrics import ApiMetrics
 from api.redis_clients import BrokerUnavailable, RedisClients
 from api.submission import Backpressure, MemoryWatch, Submitted, Submitter
+from redis.exceptions import ResponseError
 from task_contract import QUEUES, TASKS
 
 from tests.api.conftest import broker_settings
@@ -213,3 +214,25 @@ def test_a_resent_call_publishes_nothing_the_second_time(redis_server: RedisServ
     first, second = asyncio.run(scenario())
     assert first == second == Submitted("resent-task-id", replayed=False)
     assert redis_server.client().llen("high") == 1
+
+
+def test_a_call_that_cannot_be_packed_or_errs_in_its_script_fails_alone(redis_server: RedisServer) -> None:
+    """Each EVALSHA is packed when called (hiredis), so a bad argument is that call's error, not the batch's;
+    a script error is that call's reply; and the one pooled connection goes back after each batch."""
+
+    async def scenario() -> tuple[list[tuple[Any, float]], Any]:
+        clients = RedisClients.from_settings(broker_settings(redis_server), max_connections=1)
+        script = BatchedScript(clients.broker_client, "return redis.call('INCRBY', KEYS[1], ARGV[1])", 1.0)
+        try:
+            calls: list[Callable[[], Any]] = [lambda i=i: script.call(["n"], [i]) for i in (1, 2, 3)]
+            batch = await outcomes([*calls, lambda: script.call(["n"], [object()]), lambda: script.call(["n"], ["x"])])
+            async with asyncio.timeout(ANSWERED_WITHIN):  # a connection not released would block here
+                return batch, await script.call(["n"], [10])
+        finally:
+            await clients.aclose()
+
+    batch, after = asyncio.run(scenario())
+    one, two, three, unpackable, script_error = [result for result, _ in batch]
+    assert (one, two, three, after) == (1, 3, 6, 16)
+    assert isinstance(unpackable, TypeError), unpackable
+    assert isinstance(script_error, ResponseError) and "not an integer" in str(script_error), script_error

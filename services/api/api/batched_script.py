@@ -3,8 +3,9 @@
 Each submit used to send its own EVALSHA: a connection from the pool, a command packed,
 written and read, per request. Under load many requests reach Redis in the same turn of the
 event loop; ``BatchedScript.call`` queues each call with a future, and one flush per turn
-sends every queued call in one ``pipeline(transaction=False)`` (redis-py's own pipeline) and
-hands each request its own reply or error.
+sends every queued call in one write on one pooled connection (a pipeline, not a transaction;
+each EVALSHA packed by hiredis in C, replies read by redis-py) and hands each request its own
+reply or error.
 
 What each request keeps:
 
@@ -27,10 +28,13 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
+import hiredis
 import redis.asyncio
-from redis.exceptions import NoScriptError
+from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import NoScriptError, ResponseError
 
-Call = tuple[Sequence[Any], Sequence[Any], "asyncio.Future[Any]"]
+# A call: its EVALSHA packed in the Redis protocol, and the future its request awaits.
+Call = tuple[bytes, "asyncio.Future[Any]"]
 
 
 class BatchedScript:
@@ -45,11 +49,14 @@ class BatchedScript:
         self._flushes: set[asyncio.Task[None]] = set()  # strong references until done
 
     async def call(self, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        # Packed here, in C (hiredis; redis-py's asyncio connection packs in Python whatever the
+        # parser): an argument that cannot be sent fails this call alone, before it is queued.
+        command = hiredis.pack_command(("EVALSHA", self.sha, len(keys), *keys, *args))
         loop = asyncio.get_running_loop()
         reply: asyncio.Future[Any] = loop.create_future()
         if not self._queued:
             loop.call_soon(self._flush)
-        self._queued.append((keys, args, reply))
+        self._queued.append((command, reply))
         return await reply
 
     def _flush(self) -> None:
@@ -63,15 +70,15 @@ class BatchedScript:
             async with asyncio.timeout(self.deadline_seconds):
                 replies = await self._execute(batch)
         except Exception as exc:  # noqa: BLE001 - every caller gets it (RedisClients.call maps it to a 503)
-            for _, _, reply in batch:
+            for _, reply in batch:
                 if not reply.done():
                     reply.set_exception(exc)
             return
         except asyncio.CancelledError:  # the loop is shutting down
-            for _, _, reply in batch:
+            for _, reply in batch:
                 reply.cancel()
             raise
-        for (_, _, reply), result in zip(batch, replies, strict=True):
+        for (_, reply), result in zip(batch, replies, strict=True):
             if reply.done():  # its request gave up at its deadline
                 continue
             if isinstance(result, Exception):
@@ -89,8 +96,33 @@ class BatchedScript:
         return replies
 
     async def _pipeline(self, batch: list[Call]) -> list[Any]:
-        pipe = self.client.pipeline(transaction=False)
-        for keys, args, _ in batch:
-            pipe.evalsha(self.sha, len(keys), *keys, *args)
-        replies: list[Any] = await pipe.execute(raise_on_error=False)
+        """One write of the batch's packed EVALSHAs on a pooled connection, then one reply per call.
+
+        What ``pipeline(transaction=False).execute(raise_on_error=False)`` did, without its
+        per-command Python packing and bookkeeping: the client's Retry (a socket gone stale since
+        Redis restarted is dropped and the batch sent once more on a new one), redis-py's reply
+        parser, and a script error as that call's reply. A connection that fails or is cancelled
+        mid-read is disconnected by redis-py before it goes back to the pool.
+        """
+        pool = self.client.connection_pool
+        connection: AbstractConnection = await pool.get_connection()  # type: ignore[no-untyped-call]  # unannotated upstream
+        packed = b"".join([command for command, _ in batch])
+        try:
+            replies: list[Any] = await connection.retry.call_with_retry(
+                lambda: self._round_trip(connection, packed, len(batch)),
+                lambda _error: connection.disconnect(),
+            )
+        finally:
+            await pool.release(connection)
+        return replies
+
+    @staticmethod
+    async def _round_trip(connection: AbstractConnection, packed: bytes, count: int) -> list[Any]:
+        await connection.send_packed_command(packed)
+        replies: list[Any] = []
+        for _ in range(count):
+            try:
+                replies.append(await connection.read_response())
+            except ResponseError as exc:  # this call's script error, its own reply
+                replies.append(exc)
         return replies
