@@ -15,7 +15,7 @@ from typing import Any
 from task_contract.catalog import TASKS
 
 from .network import Egress
-from .platform import Platform
+from .platform import Platform, refuse_on_gke
 from .reader import ConfigReader
 from .schedules import SCHEDULE_NAME_RE, Schedule, cron_expression, task_payload, time_zone_name
 from .services import ContainerSize
@@ -106,13 +106,11 @@ def read_beat(reader: ConfigReader, egress: Egress, schedules: tuple[Schedule, .
 
 
 def refuse_beat_on_gke(reader: ConfigReader, platform: Platform, beat: BeatSettings) -> None:
-    if platform == "gke" and beat.enabled:
-        reader.fail(
-            "beat.enabled",
-            True,
-            "false with platform: gke (the beat pool is a Cloud Run worker pool; on GKE use `schedules`, "
-            "which run as Cloud Scheduler jobs or CronJobs, docs/kubernetes.md)",
-        )
+    instead = (
+        "the beat pool is a Cloud Run worker pool; on GKE use `schedules`, which run as Cloud Scheduler "
+        "jobs or CronJobs, docs/kubernetes.md"
+    )
+    refuse_on_gke(reader, platform, "beat.enabled", beat.enabled, instead)
 
 
 def _entries(reader: ConfigReader, raw: list[Any]) -> tuple[BeatEntry, ...]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .platform import Platform
+from .platform import Platform, refuse_on_gke
 from .reader import ConfigReader
 from .services import ContainerSize
 
@@ -36,10 +36,5 @@ def read_flower(reader: ConfigReader, worker_groups: tuple[str, ...]) -> FlowerS
 
 
 def refuse_flower_on_gke(reader: ConfigReader, platform: Platform, flower: FlowerSettings) -> None:
-    if platform == "gke" and flower.enabled:
-        reader.fail(
-            "flower.enabled",
-            True,
-            "false with platform: gke (Flower runs as a Cloud Run service; on GKE run it with "
-            "`kubectl port-forward`, docs/kubernetes.md)",
-        )
+    instead = "Flower runs as a Cloud Run service; on GKE run it with `kubectl port-forward`, docs/kubernetes.md"
+    refuse_on_gke(reader, platform, "flower.enabled", flower.enabled, instead)

@@ -87,6 +87,12 @@ def read_platform(reader: ConfigReader) -> Platform:
     return reader.choice("platform", reader.raw("platform"), "cloudrun", PLATFORMS)
 
 
+def refuse_on_gke(reader: ConfigReader, platform: Platform, key: str, enabled: bool, instead: str) -> None:
+    """A Cloud-Run-only feature switched on with ``platform: gke``: say what to use there instead."""
+    if platform == "gke" and enabled:
+        reader.fail(key, True, f"false with platform: gke ({instead})")
+
+
 def read_gke(
     reader: ConfigReader,
     platform: Platform,
