@@ -16,6 +16,7 @@ import runtime_contract
 from monitoring import collector
 from runtime_contract import WorkloadArgs
 from settings.flower import FLOWER_SIZE
+from task_contract import deployment as contract
 
 FLOWER_HEALTH_PATH = "/healthcheck"
 
@@ -50,7 +51,7 @@ class FlowerService(pulumi.ComponentResource):
             # Reachable only with roles/run.invoker: the service has no allUsers binding.
             ingress="INGRESS_TRAFFIC_ALL",
             invoker_iam_disabled=False,
-            labels={"app": "cloudrun-celery", "role": "flower"},
+            labels={contract.APP_LABEL: contract.APP_NAME, contract.ROLE_LABEL: "flower"},
             deletion_protection=args.deletion_protection,
             template={
                 "service_account": args.service_account_email,

@@ -13,6 +13,7 @@ import pulumi_gcp as gcp
 import runtime_contract
 from platform_target import DeployedTarget, PlatformInputs
 from settings import Settings
+from settings.workers import WorkerGroupSettings
 
 from schedules.cloud_scheduler import gke_api_audience, scheduler_account_id
 
@@ -117,10 +118,9 @@ def deploy_to_gke(inputs: PlatformInputs) -> DeployedTarget:
         )
         for schedule in private_schedules
     ]
-    workloads = [_workload("api", contract.API_ROLE, inputs.images.api, accounts["api"], inputs.api_env, settings)]
+    workloads = [_workload(None, inputs.images.api, accounts["api"], inputs.api_env, settings)]
     workloads += [
-        _workload(f"worker-{g.name}", contract.WORKER_ROLE, inputs.images.worker, accounts[f"worker-{g.name}"],
-                  inputs.worker_envs[g.name], settings)
+        _workload(g, inputs.images.worker, accounts[f"worker-{g.name}"], inputs.worker_envs[g.name], settings)
         for g in settings.workers
     ]
     stack = KubernetesStack(
@@ -161,17 +161,18 @@ def deploy_to_gke(inputs: PlatformInputs) -> DeployedTarget:
     )
 
 
-def _workload(name: str, role: str, image: Any, account: Any, env: runtime_contract.ContainerEnvironment,
+def _workload(group: WorkerGroupSettings | None, image: Any, account: Any, env: runtime_contract.ContainerEnvironment,
               settings: Settings) -> tuple[Workload, runtime_contract.ContainerEnvironment]:
+    """The API's workload when ``group`` is None, else that worker group's."""
     gke = settings.gke
     assert gke is not None
     secret_env, files, _ = secret_keys(env)
-    is_api = role == contract.API_ROLE
-    group = None if is_api else next(g for g in settings.workers if f"worker-{g.name}" == name)
+    is_api = group is None
+    name = "api" if group is None else f"worker-{group.name}"
     size = settings.api.size if group is None else group.size
     workload = Workload(
         name=name,
-        role=role,
+        role=contract.API_ROLE if is_api else contract.WORKER_ROLE,
         image=image,
         service_account=name,
         google_account=account.email,
