@@ -32,10 +32,10 @@ from task_contract.catalog import Payload
 
 from api import auth, idempotency
 from api.edge_payload import edge_payload_model
-from api.routes.tasks import publish, router
+from api.routes.tasks import SCHEDULER_JOB_HEADER, SCHEDULER_TIME_HEADER, publish, router
 
 # Headers only FastAPI's solving checks (max_length; trusted from a scheduler identity only).
-_SCHEDULER_HEADERS: Final = ("x-cloudscheduler-jobname", "x-cloudscheduler-scheduletime")
+_SCHEDULER_HEADERS: Final = (SCHEDULER_JOB_HEADER, SCHEDULER_TIME_HEADER)
 # idempotency.KEY_PATTERN, whole string: a key that passes this passes FastAPI's header validation.
 _IDEMPOTENCY_KEY: Final = re.compile(idempotency.KEY_PATTERN.removeprefix("^").removesuffix("$"))
 
