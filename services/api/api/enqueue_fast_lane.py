@@ -31,6 +31,7 @@ from task_contract import TASKS
 from task_contract.catalog import Payload
 
 from api import auth, idempotency
+from api.collaborators import app_submitter
 from api.edge_payload import edge_payload_model
 from api.routes.tasks import SCHEDULER_JOB_HEADER, SCHEDULER_TIME_HEADER, publish, router
 
@@ -71,7 +72,7 @@ class EnqueueFastLane:
             await self.app(scope, _replay(body, receive), send)
             return
         try:
-            response = await publish(task[0], payload, caller, scope["app"].state.submitter, key)
+            response = await publish(task[0], payload, caller, await app_submitter(request), key)
         except Exception as exc:
             handler = _handler(scope["app"].exception_handlers, exc)
             if handler is None:
