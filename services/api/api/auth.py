@@ -142,7 +142,7 @@ def api_key_caller(request: Request) -> Caller | None:
     """The caller of a valid bearer API key, as ``ApiKeyBearer`` reads it; None for anything else.
 
     None (no or another scheme, a Google ID token, an unknown key) leaves the request to
-    ``ApiKeyBearer``, which answers it: the enqueue route's fast path (``routes.tasks.EnqueueRoute``).
+    ``ApiKeyBearer``, which answers it: the enqueue fast lane (``api.enqueue_fast_lane``).
     """
     scheme, credentials = get_authorization_scheme_param(request.headers.get("Authorization"))
     if scheme.lower() != "bearer" or not credentials or looks_like_jwt(credentials):

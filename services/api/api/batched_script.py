@@ -24,7 +24,6 @@ What each request keeps:
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,8 +41,8 @@ class BatchedScript:
 
     def __init__(self, client: redis.asyncio.Redis, script: str, deadline_seconds: float) -> None:
         self.client = client
-        self.script = script
-        self.sha = hashlib.sha1(script.encode()).hexdigest()
+        # redis-py's own script object: the SHA1 that EVALSHA names it by, and the text to load on NOSCRIPT.
+        self.script = client.register_script(script)
         self.deadline_seconds = deadline_seconds
         self._queued: list[Call] = []
         self._flushes: set[asyncio.Task[None]] = set()  # strong references until done
@@ -51,7 +50,7 @@ class BatchedScript:
     async def call(self, keys: Sequence[Any], args: Sequence[Any]) -> Any:
         # Packed here, in C (hiredis; redis-py's asyncio connection packs in Python whatever the
         # parser): an argument that cannot be sent fails this call alone, before it is queued.
-        command = hiredis.pack_command(("EVALSHA", self.sha, len(keys), *keys, *args))
+        command = hiredis.pack_command(("EVALSHA", self.script.sha, len(keys), *keys, *args))
         loop = asyncio.get_running_loop()
         reply: asyncio.Future[Any] = loop.create_future()
         if not self._queued:
@@ -90,7 +89,7 @@ class BatchedScript:
         replies = await self._pipeline(batch)
         unknown = [index for index, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
         if unknown:  # not run: load the script, send exactly those again
-            await self.client.script_load(self.script)
+            await self.client.script_load(self.script.script)
             for index, reply in zip(unknown, await self._pipeline([batch[i] for i in unknown]), strict=True):
                 replies[index] = reply
         return replies

@@ -144,8 +144,7 @@ class MessageBuilder:
         # What as_task_v2 would compute for every message sent by name without positional args.
         self._argsrepr: str = saferepr((), app.amqp.argsrepr_maxsize, maxlevels=app.conf.task_repr_maxlevels)
         self._kwargsrepr_maxsize: int = app.amqp.kwargsrepr_maxsize
-        self._templates: dict[tuple[str, str, int | None], tuple[str, str]] = {}
-        self._body_tail = ""
+        self._templates: dict[tuple[str, str, int | None], tuple[str, str, str]] = {}
 
     def route(self, queue_name: str) -> Route:
         route = self._routes.get(queue_name)
@@ -168,11 +167,11 @@ class MessageBuilder:
         template = self._templates.get(key)
         if template is None:
             template = self._templates[key] = self._template(task_name, queue, priority)
-        queue_list, envelope = template
+        queue_list, envelope, body_tail = template
         kwargsrepr = fast_kwargsrepr(kwargs, self._kwargsrepr_maxsize) or saferepr(
             kwargs, self._kwargsrepr_maxsize, maxlevels=self.app.conf.task_repr_maxlevels
         )
-        body = _BODY_HEAD + _json_dumps(kwargs) + self._body_tail
+        body = _BODY_HEAD + _json_dumps(kwargs) + body_tail
         return queue_list, envelope % {
             "body": _json_string(_b64encode(body.encode())),
             "id": _json_string(task_id),
@@ -180,8 +179,10 @@ class MessageBuilder:
             "tag": _json_string(str(uuid.uuid4())),
         }
 
-    def _template(self, task_name: str, queue: str, priority: int | None) -> tuple[str, str]:
+    def _template(self, task_name: str, queue: str, priority: int | None) -> tuple[str, str, str]:
         """Celery's entry for this task with placeholders where a message differs: body, id, kwargsrepr, tag.
+
+        Returned with the list to push to and the body's tail after the kwargs (``embed``).
 
         Built once per task, queue and priority (in the serving process: ``origin`` names its pid),
         from ``build_with_celery``'s own output, so the fixed parts are Celery's and kombu's bytes.
@@ -191,7 +192,7 @@ class MessageBuilder:
         empty_body = _b64decode(message["body"]).decode()
         if not empty_body.startswith(_BODY_HEAD + "{}"):
             raise ValueError(f"Celery's task body has another shape than [args, kwargs, embed]: {empty_body!r}")
-        self._body_tail = empty_body[len(_BODY_HEAD) + 2:]
+        body_tail = empty_body[len(_BODY_HEAD) + 2:]
         envelope = entry.replace("%", "%%")
         for placeholder, value, count in (
             ("%(body)s", message["body"], 1),
@@ -203,7 +204,7 @@ class MessageBuilder:
             if envelope.count(quoted) != count:
                 raise ValueError(f"Celery's envelope holds {quoted} {envelope.count(quoted)} times, not {count}")
             envelope = envelope.replace(quoted, placeholder)
-        return queue_list, envelope
+        return queue_list, envelope, body_tail
 
     def build_with_celery(
         self,

@@ -31,11 +31,12 @@ from task_contract import TASKS
 from task_contract.catalog import Payload
 
 from api import auth, idempotency
+from api.collaborators import app_submitter
 from api.edge_payload import edge_payload_model
-from api.routes.tasks import publish, router
+from api.routes.tasks import SCHEDULER_JOB_HEADER, SCHEDULER_TIME_HEADER, publish, router
 
 # Headers only FastAPI's solving checks (max_length; trusted from a scheduler identity only).
-_SCHEDULER_HEADERS: Final = ("x-cloudscheduler-jobname", "x-cloudscheduler-scheduletime")
+_SCHEDULER_HEADERS: Final = (SCHEDULER_JOB_HEADER, SCHEDULER_TIME_HEADER)
 # idempotency.KEY_PATTERN, whole string: a key that passes this passes FastAPI's header validation.
 _IDEMPOTENCY_KEY: Final = re.compile(idempotency.KEY_PATTERN.removeprefix("^").removesuffix("$"))
 
@@ -71,7 +72,7 @@ class EnqueueFastLane:
             await self.app(scope, _replay(body, receive), send)
             return
         try:
-            response = await publish(task[0], payload, caller, scope["app"].state.submitter, key)
+            response = await publish(task[0], payload, caller, await app_submitter(request), key)
         except Exception as exc:
             handler = _handler(scope["app"].exception_handlers, exc)
             if handler is None:

@@ -10,7 +10,7 @@ import inspect
 import json
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Body, Header, HTTPException, Path, Response, status
 from fastapi.responses import JSONResponse
@@ -66,10 +66,14 @@ IdempotencyKey = Annotated[
 ]
 
 
+# The Cloud Scheduler headers (also what ``api.enqueue_fast_lane`` leaves to this route).
+SCHEDULER_JOB_HEADER: Final = "X-CloudScheduler-JobName"
+SCHEDULER_TIME_HEADER: Final = "X-CloudScheduler-ScheduleTime"
+
 SchedulerJobName = Annotated[
     str | None,
     Header(
-        alias="X-CloudScheduler-JobName",
+        alias=SCHEDULER_JOB_HEADER,
         max_length=500,
         description="Sent by Cloud Scheduler. Trusted only from a Google ID token of SCHEDULER_CALLERS: with "
         "X-CloudScheduler-ScheduleTime it makes the tick's idempotency key, so a retried tick enqueues once.",
@@ -77,7 +81,7 @@ SchedulerJobName = Annotated[
 ]
 SchedulerScheduleTime = Annotated[
     str | None,
-    Header(alias="X-CloudScheduler-ScheduleTime", max_length=64, description="Sent by Cloud Scheduler: the tick."),
+    Header(alias=SCHEDULER_TIME_HEADER, max_length=64, description="Sent by Cloud Scheduler: the tick."),
 ]
 
 
