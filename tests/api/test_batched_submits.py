@@ -166,10 +166,10 @@ def test_a_batch_in_flight_when_redis_hangs_or_dies_answers_every_request_in_tim
 
 
 def test_a_hung_batch_without_keys_is_never_published_twice(redis_server: RedisServer) -> None:
-    """redis-py resends a pipeline once after a timeout; Redis, resumed, has both copies to run.
+    """A batch written to a hung Redis, answered 503 at the deadline, runs once when Redis resumes.
 
-    The script is keyed on the task id (its submitted record), so the second copy of a call publishes
-    nothing: each request is published at most once, even with no Idempotency-Key to absorb it.
+    Each request is published at most once, with no Idempotency-Key to absorb a repeat. (A resend
+    after a broken connection is the next test's case: the script's task-id check.)
     """
     assert redis_server.process is not None
     pid = redis_server.process.pid
