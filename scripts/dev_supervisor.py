@@ -53,20 +53,14 @@ class DevSupervisor(Manager):  # type: ignore[misc]
         signal.signal(signal.SIGINT, on_signal)
         self._start()
         while not (self._all_started() and self._all_stopped()):
-            try:
-                self._handle(self.events.get(timeout=0.1))
-            except queue.Empty:
-                pass
+            self._handle_next()
             if self._all_started() and self._any_stopped():
                 self.terminate()  # one process exited on its own: stop the others, as honcho does
             if self.stopping:
                 self._advance_stop()
         # The last lines the processes printed before they exited.
-        while True:
-            try:
-                self._handle(self.events.get(timeout=0.1))
-            except queue.Empty:
-                return
+        while self._handle_next():
+            pass
 
     def terminate(self) -> None:
         self.stopping = True
@@ -80,8 +74,17 @@ class DevSupervisor(Manager):  # type: ignore[misc]
                 self._procmgr.kill(pid)
                 self._killed.add(name)
 
+    def _handle_next(self) -> bool:
+        """Handles the next event (a line, a start, a stop); False if none came within 0.1 s."""
+        try:
+            message = self.events.get(timeout=0.1)
+        except queue.Empty:
+            return False
+        self._handle(message)
+        return True
+
     def _handle(self, message: Any) -> None:
-        entry = self._processes[message.name] if message.name in self._processes else None
+        entry = self._processes.get(message.name)
         if message.type == "line":
             self._printer.write(message)
         elif message.type == "start" and entry is not None:

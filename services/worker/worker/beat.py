@@ -128,10 +128,6 @@ def main() -> int:
     except (BeatSettingsError, ValueError) as exc:
         print(exc, file=sys.stderr)
         return 2
-    port_text = os.environ.get("PORT", "8080")
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        print(f"PORT={port_text!r} is invalid: give an integer from 1 to 65535 (Cloud Run sets it)", file=sys.stderr)
-        return 2
     if lock_timeout <= MAX_LOOP_INTERVAL_SECONDS:
         print(
             f"BEAT_LOCK_TIMEOUT_SECONDS={lock_timeout} must exceed the beat loop ({MAX_LOOP_INTERVAL_SECONDS}s), "
@@ -142,7 +138,8 @@ def main() -> int:
     broker = BrokerSettings()
     app.conf.update(beat_config(entries, broker, lock_timeout))
     try:
-        serve_health(app, broker, int(port_text))
+        # PORT, validated with the worker's settings when worker.app loaded them (worker.config).
+        serve_health(app, broker, int(app.conf.health_port))
     except RuntimeError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -62,8 +62,16 @@ CHILD_ENV: Final = "WORKER_CHILD_INDEX"
 _PR_SET_PDEATHSIG: Final = 1
 
 
-def _die_with(supervisor_pid: int, prctl: Any) -> Callable[[], None]:
-    """Run in the child before exec: die when the supervisor dies (an orphan would consume with no health endpoint)."""
+def _death_guard() -> Callable[[], None] | None:
+    """The child's pre-exec hook: die when the supervisor dies (an orphan would consume with no health endpoint).
+
+    None where there is no prctl (Linux only; Cloud Run is Linux). Looked up here, in the supervisor,
+    not in the forked child, where another thread may hold the loader's lock.
+    """
+    prctl = getattr(ctypes.CDLL(None), "prctl", None)
+    if prctl is None:
+        return None
+    supervisor_pid = os.getpid()
 
     def guard() -> None:
         # The death signal fires when the forking thread exits: children are started from the main thread.
@@ -81,19 +89,16 @@ def _free_loopback_port() -> int:
 
 
 class Child:
-    def __init__(self, index: int, metrics_dir: str) -> None:
+    def __init__(self, index: int, metrics_dir: str, death_guard: Callable[[], None] | None) -> None:
         self.index = index
         self.port = _free_loopback_port()
         # prometheus_client reads only *.db files from the directory, which is removed at exit.
         self.requeue_file = Path(metrics_dir) / f"requeue-{index}.json"
         env = {**os.environ, CHILD_ENV: str(index), "WORKER_PROCESSES": "1", "PORT": str(self.port),
                "PROMETHEUS_MULTIPROC_DIR": metrics_dir, REQUEUE_FILE_ENV: str(self.requeue_file)}
-        # Looked up here, not in the forked child, where another thread may hold the loader's lock.
-        prctl = getattr(ctypes.CDLL(None), "prctl", None)
-        # Linux only (Cloud Run): elsewhere a child stays in the supervisor's group, so a group SIGKILL still takes it.
-        linux = prctl is not None
-        self.process = subprocess.Popen([sys.executable, "-m", "worker"], env=env, start_new_session=linux,
-                                        preexec_fn=_die_with(os.getpid(), prctl) if linux else None)
+        # Without the guard (not Linux) a child stays in the supervisor's group, so a group SIGKILL still takes it.
+        self.process = subprocess.Popen([sys.executable, "-m", "worker"], env=env,
+                                        start_new_session=death_guard is not None, preexec_fn=death_guard)
         self.last: tuple[int, dict[str, Any]] = (503, {"status": "not consuming", "reason": "starting"})
 
     def probe(self) -> None:
@@ -136,7 +141,8 @@ class Supervisor:
             signal.signal(signum, self._on_signal)
         server = self._serve()
         try:
-            self.children = [Child(index, metrics_dir) for index in range(1, self.processes + 1)]
+            death_guard = _death_guard()
+            self.children = [Child(index, metrics_dir, death_guard) for index in range(1, self.processes + 1)]
             # Imported while the children start, not in the 10 s after SIGTERM: the requeue needs it.
             from worker.app import app
 
