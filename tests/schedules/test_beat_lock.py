@@ -86,3 +86,11 @@ def test_bad_beat_schedule_names_the_fix(redis_server: RedisServer, tmp_path: Pa
     done = subprocess.run([sys.executable, "-m", "worker.beat"], env=env, capture_output=True, timeout=60)
     assert done.returncode == 2
     assert "mixes time zones (Etc/UTC, Europe/Paris)" in done.stderr.decode()
+
+
+def test_bad_worker_setting_in_beat_names_it_without_a_traceback(redis_server: RedisServer) -> None:
+    env = beat_env(redis_server, PORT="abc")
+    done = subprocess.run([sys.executable, "-m", "worker.beat"], env=env, capture_output=True, timeout=60)
+    stderr = done.stderr.decode()
+    assert done.returncode == 2, stderr
+    assert "PORT" in stderr and "Traceback" not in stderr, stderr

@@ -119,7 +119,13 @@ def beat_config(entries: tuple[BeatEntry, ...], broker: BrokerSettings, lock_tim
 
 
 def main() -> int:
-    from worker.app import app
+    from worker.config import SettingsError
+
+    try:
+        from worker.app import app  # loads and checks the worker settings beat shares (PORT, REDIS_URL, ...)
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     from worker.beat_health import serve_health
 
     try:
